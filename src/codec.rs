@@ -1,0 +1,102 @@
+//! Model values to DynamoDB items and back, through serde_dynamo.
+//!
+//! Key attributes are not part of the model: they are added after encoding (by the key builder)
+//! and stripped before decoding. The TTL field is stored under the table's TTL attribute as epoch
+//! seconds, whatever its Rust type.
+
+use aws_sdk_dynamodb::types::AttributeValue;
+use chrono::{DateTime, Utc};
+
+use crate::error::{Error, Item};
+use crate::key::{self, KeyScope};
+use crate::model::{Model, TtlRepr};
+
+/// The attribute the table's TTL is enabled on.
+pub const TTL_ATTR: &str = "_ttl";
+
+/// Encodes a model value into its stored fields (no key attributes).
+pub(crate) fn encode<M: Model>(value: &M) -> Result<Item, Error> {
+    let mut item: Item = serde_dynamo::to_item(value).map_err(|source| Error::Encode {
+        model: M::SCHEMA.name,
+        source,
+    })?;
+    if let Some(ttl) = M::SCHEMA.ttl {
+        // The struct serializes the field under its own name; the table expects `_ttl`.
+        if let Some(v) = item.remove(ttl.serialized) {
+            item.insert(ttl.attr.to_owned(), ttl_to_stored::<M>(v)?);
+        }
+    }
+    Ok(item)
+}
+
+/// Converts one field value to its stored form (only the TTL field differs).
+pub(crate) fn field_to_stored<M: Model>(
+    attr: &str,
+    value: AttributeValue,
+) -> Result<AttributeValue, Error> {
+    match M::SCHEMA.ttl {
+        Some(ttl) if ttl.attr == attr => ttl_to_stored::<M>(value),
+        _ => Ok(value),
+    }
+}
+
+fn ttl_to_stored<M: Model>(value: AttributeValue) -> Result<AttributeValue, Error> {
+    match value {
+        AttributeValue::S(s) => {
+            let t = DateTime::parse_from_rfc3339(&s).map_err(|e| Error::MalformedItem {
+                model: M::SCHEMA.name,
+                reason: format!("ttl field is not an RFC 3339 timestamp: {e}"),
+            })?;
+            Ok(AttributeValue::N(t.timestamp().to_string()))
+        }
+        other => Ok(other),
+    }
+}
+
+fn ttl_from_stored<M: Model>(value: AttributeValue) -> Result<AttributeValue, Error> {
+    match (M::TTL_REPR, value) {
+        (TtlRepr::DateTime, AttributeValue::N(n)) => {
+            let secs: i64 = n.parse().map_err(|_| Error::MalformedItem {
+                model: M::SCHEMA.name,
+                reason: format!("ttl attribute {n:?} is not whole epoch seconds"),
+            })?;
+            let t = DateTime::<Utc>::from_timestamp(secs, 0).ok_or_else(|| Error::MalformedItem {
+                model: M::SCHEMA.name,
+                reason: format!("ttl attribute {secs} is out of range"),
+            })?;
+            Ok(AttributeValue::S(t.to_rfc3339()))
+        }
+        (_, other) => Ok(other),
+    }
+}
+
+/// Decodes a stored item after checking it belongs to `scope` (invariant 5).
+pub(crate) fn decode_checked<M: Model>(scope: &KeyScope, item: Item) -> Result<M, Error> {
+    key::check_item_scope::<M>(scope, &item)?;
+    decode_unchecked(item)
+}
+
+/// Decodes a stored item whose scope was already established.
+pub(crate) fn decode_unchecked<M: Model>(mut item: Item) -> Result<M, Error> {
+    item.retain(|name, _| !key::is_key_attr(name));
+    if let Some(ttl) = M::SCHEMA.ttl {
+        if let Some(v) = item.remove(ttl.attr) {
+            item.insert(ttl.serialized.to_owned(), ttl_from_stored::<M>(v)?);
+        }
+    }
+    serde_dynamo::from_item(item).map_err(|source| Error::Decode {
+        model: M::SCHEMA.name,
+        source,
+    })
+}
+
+/// Encodes a model value with every key attribute, ready for PutItem.
+pub(crate) fn encode_with_keys<M: Model>(scope: &KeyScope, value: &M) -> Result<Item, Error> {
+    let mut item = encode(value)?;
+    for (attr, v) in key::item_keys::<M>(scope, &item)? {
+        if let Some(v) = v {
+            item.insert(attr.to_owned(), AttributeValue::S(v));
+        }
+    }
+    Ok(item)
+}

@@ -1,0 +1,197 @@
+//! The database handle and its configuration.
+
+use std::sync::Arc;
+
+use aws_sdk_dynamodb::Client;
+
+use crate::error::Error;
+use crate::key::KeyScope;
+use crate::model::Model;
+use crate::tenant::TenantContext;
+
+/// Whether keys carry a tenant.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Tenancy {
+    /// Every key starts with `[tenant]#`; an operation without a tenant fails closed.
+    #[default]
+    On,
+    /// Keys carry no tenant part: one tenant per table.
+    Off,
+}
+
+/// How to reach the table.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// The single table's name.
+    pub table: String,
+    /// An endpoint override (DynamoDB Local, LocalStack); `None` uses AWS.
+    pub endpoint: Option<String>,
+    /// The AWS region; `None` uses the SDK's default chain.
+    pub region: Option<String>,
+    /// Whether keys carry a tenant.
+    pub tenancy: Tenancy,
+}
+
+impl Config {
+    /// A configuration for `table` on AWS, tenancy on.
+    pub fn new(table: impl Into<String>) -> Self {
+        Config {
+            table: table.into(),
+            endpoint: None,
+            region: None,
+            tenancy: Tenancy::On,
+        }
+    }
+
+    /// Reads the configuration from the environment:
+    ///
+    /// | variable | meaning | default |
+    /// |---|---|---|
+    /// | `DYNABAO_TABLE` | table name | required |
+    /// | `DYNAMODB_ENDPOINT` | endpoint override | AWS |
+    /// | `AWS_REGION` | region | the SDK's chain |
+    /// | `DYNABAO_TENANCY` | `on` or `off` | `on` |
+    pub fn from_env() -> Result<Self, Error> {
+        let var = |name: &str| std::env::var(name).ok().filter(|v| !v.trim().is_empty());
+        let table = var("DYNABAO_TABLE")
+            .ok_or_else(|| Error::Config("DYNABAO_TABLE is not set".into()))?;
+        let tenancy = match var("DYNABAO_TENANCY").as_deref() {
+            None | Some("on") => Tenancy::On,
+            Some("off") => Tenancy::Off,
+            Some(other) => {
+                return Err(Error::Config(format!(
+                    "DYNABAO_TENANCY must be `on` or `off`, not {other:?}"
+                )))
+            }
+        };
+        Ok(Config {
+            table,
+            endpoint: var("DYNAMODB_ENDPOINT"),
+            region: var("AWS_REGION"),
+            tenancy,
+        })
+    }
+
+    /// Sets the endpoint override.
+    pub fn endpoint(mut self, endpoint: impl Into<String>) -> Self {
+        self.endpoint = Some(endpoint.into());
+        self
+    }
+
+    /// Sets the region.
+    pub fn region(mut self, region: impl Into<String>) -> Self {
+        self.region = Some(region.into());
+        self
+    }
+
+    /// Sets whether keys carry a tenant.
+    pub fn tenancy(mut self, tenancy: Tenancy) -> Self {
+        self.tenancy = tenancy;
+        self
+    }
+}
+
+/// The handle every operation takes: an SDK client, the table name and the tenancy mode.
+///
+/// Cheap to clone; build it once (outside a Lambda handler) and share it.
+#[derive(Clone)]
+pub struct Db {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    client: Client,
+    table: String,
+    tenancy: Tenancy,
+}
+
+impl std::fmt::Debug for Db {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Db")
+            .field("table", &self.inner.table)
+            .field("tenancy", &self.inner.tenancy)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Db {
+    /// Wraps an SDK client you configured yourself.
+    pub fn new(client: Client, table: impl Into<String>, tenancy: Tenancy) -> Self {
+        Db {
+            inner: Arc::new(Inner {
+                client,
+                table: table.into(),
+                tenancy,
+            }),
+        }
+    }
+
+    /// Builds a client from the SDK's default configuration chain plus `config`.
+    ///
+    /// With an endpoint on loopback (DynamoDB Local) and no AWS credentials in the environment,
+    /// fixed dummy credentials are used, since DynamoDB Local accepts any.
+    pub async fn connect(config: Config) -> Result<Self, Error> {
+        let mut loader = aws_config::defaults(aws_config::BehaviorVersion::latest());
+        if let Some(region) = &config.region {
+            loader = loader.region(aws_config::Region::new(region.clone()));
+        }
+        if let Some(endpoint) = &config.endpoint {
+            loader = loader.endpoint_url(endpoint.clone());
+            if is_loopback(endpoint) && std::env::var_os("AWS_ACCESS_KEY_ID").is_none() {
+                loader = loader.credentials_provider(
+                    aws_sdk_dynamodb::config::Credentials::new(
+                        "dynabao-local",
+                        "dynabao-local",
+                        None,
+                        None,
+                        "dynabao-local",
+                    ),
+                );
+            }
+            if config.region.is_none() && std::env::var_os("AWS_REGION").is_none() {
+                loader = loader.region(aws_config::Region::new("us-east-1"));
+            }
+        }
+        let sdk = loader.load().await;
+        Ok(Db::new(Client::new(&sdk), config.table, config.tenancy))
+    }
+
+    /// The SDK client, for what dynabao does not cover. Requests sent through it bypass the
+    /// tenant checks.
+    pub fn client(&self) -> &Client {
+        &self.inner.client
+    }
+
+    /// The table name.
+    pub fn table(&self) -> &str {
+        &self.inner.table
+    }
+
+    /// The tenancy mode.
+    pub fn tenancy(&self) -> Tenancy {
+        self.inner.tenancy
+    }
+
+    /// A handle to another table with the same client and tenancy.
+    pub fn with_table(&self, table: impl Into<String>) -> Db {
+        Db::new(self.inner.client.clone(), table, self.inner.tenancy)
+    }
+
+    /// The key scope for `M` now: global for `#[bao(global)]` models and when tenancy is off,
+    /// otherwise the current tenant, or [`Error::TenantRequired`] (invariant 2).
+    pub async fn scope_for<M: Model>(&self) -> Result<KeyScope, Error> {
+        if M::SCHEMA.global || self.inner.tenancy == Tenancy::Off {
+            return Ok(KeyScope::Global);
+        }
+        Ok(KeyScope::Tenant(TenantContext::resolve().await?))
+    }
+}
+
+fn is_loopback(endpoint: &str) -> bool {
+    let rest = endpoint
+        .split_once("://")
+        .map_or(endpoint, |(_, rest)| rest);
+    rest.starts_with("localhost")
+        || rest.starts_with("127.")
+        || rest.starts_with("[::1]")
+}

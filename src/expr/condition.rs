@@ -1,0 +1,330 @@
+//! Typed conditions for writes (and, later, filters), built from generated field constants.
+
+use std::marker::PhantomData;
+
+use aws_sdk_dynamodb::types::AttributeValue;
+use serde::Serialize;
+
+use super::placeholders::Placeholders;
+use crate::codec;
+use crate::error::Error;
+use crate::model::{Field, Model};
+
+/// A comparison operator.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CmpOp {
+    /// `=`
+    Eq,
+    /// `<>`
+    Ne,
+    /// `<`
+    Lt,
+    /// `<=`
+    Le,
+    /// `>`
+    Gt,
+    /// `>=`
+    Ge,
+}
+
+impl CmpOp {
+    fn as_str(self) -> &'static str {
+        match self {
+            CmpOp::Eq => "=",
+            CmpOp::Ne => "<>",
+            CmpOp::Lt => "<",
+            CmpOp::Le => "<=",
+            CmpOp::Gt => ">",
+            CmpOp::Ge => ">=",
+        }
+    }
+}
+
+/// A value to compare with, serialized when the condition is built; a serialization failure is
+/// kept and reported when the request is built, so building conditions never panics.
+type Operand = Result<AttributeValue, String>;
+
+#[derive(Debug, Clone)]
+enum Node {
+    Cmp(&'static str, CmpOp, Operand),
+    Between(&'static str, Operand, Operand),
+    BeginsWith(&'static str, Operand),
+    Contains(&'static str, Operand),
+    In(&'static str, Vec<Operand>),
+    Exists(&'static str),
+    NotExists(&'static str),
+    Size(&'static str, CmpOp, u64),
+    And(Vec<Node>),
+    Or(Vec<Node>),
+    Not(Box<Node>),
+}
+
+/// A condition on items of model `M`. Combine with [`and`](Condition::and),
+/// [`or`](Condition::or) and `!`.
+///
+/// ```
+/// # use dynabao::Model;
+/// # #[derive(Clone, serde::Serialize, serde::Deserialize, Model)]
+/// # #[bao(prefix = "u")]
+/// # struct User { #[bao(pk)] id: String, email: String, logins: u32 }
+/// let c = User::EMAIL.begins_with("a").and(User::LOGINS.gt(3u32));
+/// assert_eq!(c.render_for_test(), "(begins_with(#n0, :v0) AND #n1 > :v1)");
+/// ```
+pub struct Condition<M> {
+    node: Node,
+    _model: PhantomData<fn() -> M>,
+}
+
+impl<M> Clone for Condition<M> {
+    fn clone(&self) -> Self {
+        Condition {
+            node: self.node.clone(),
+            _model: PhantomData,
+        }
+    }
+}
+
+impl<M> std::fmt::Debug for Condition<M> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        self.node.fmt(f)
+    }
+}
+
+impl<M> Condition<M> {
+    fn new(node: Node) -> Self {
+        Condition {
+            node,
+            _model: PhantomData,
+        }
+    }
+
+    /// Both conditions hold.
+    pub fn and(self, other: Condition<M>) -> Condition<M> {
+        match self.node {
+            Node::And(mut v) => {
+                v.push(other.node);
+                Condition::new(Node::And(v))
+            }
+            node => Condition::new(Node::And(vec![node, other.node])),
+        }
+    }
+
+    /// Either condition holds.
+    pub fn or(self, other: Condition<M>) -> Condition<M> {
+        match self.node {
+            Node::Or(mut v) => {
+                v.push(other.node);
+                Condition::new(Node::Or(v))
+            }
+            node => Condition::new(Node::Or(vec![node, other.node])),
+        }
+    }
+}
+
+impl<M> std::ops::Not for Condition<M> {
+    type Output = Condition<M>;
+    fn not(self) -> Condition<M> {
+        Condition::new(Node::Not(Box::new(self.node)))
+    }
+}
+
+impl<M: Model> Condition<M> {
+    /// Renders the expression, registering names and values in `p`.
+    pub(crate) fn render(&self, p: &mut Placeholders) -> Result<String, Error> {
+        render::<M>(&self.node, p)
+    }
+
+    /// Renders the expression alone, for tests and docs.
+    pub fn render_for_test(&self) -> String {
+        self.render(&mut Placeholders::new())
+            .unwrap_or_else(|e| format!("<error: {e}>"))
+    }
+}
+
+fn operand<M: Model>(p: &mut Placeholders, attr: &str, v: &Operand) -> Result<String, Error> {
+    let v = v
+        .clone()
+        .map_err(|reason| Error::invalid_request(M::SCHEMA.name, format!("{attr}: {reason}")))?;
+    Ok(p.value(codec::field_to_stored::<M>(attr, v)?))
+}
+
+fn render<M: Model>(node: &Node, p: &mut Placeholders) -> Result<String, Error> {
+    Ok(match node {
+        Node::Cmp(attr, op, v) => {
+            format!("{} {} {}", p.name(attr), op.as_str(), operand::<M>(p, attr, v)?)
+        }
+        Node::Between(attr, lo, hi) => format!(
+            "{} BETWEEN {} AND {}",
+            p.name(attr),
+            operand::<M>(p, attr, lo)?,
+            operand::<M>(p, attr, hi)?
+        ),
+        Node::BeginsWith(attr, v) => {
+            format!("begins_with({}, {})", p.name(attr), operand::<M>(p, attr, v)?)
+        }
+        Node::Contains(attr, v) => {
+            format!("contains({}, {})", p.name(attr), operand::<M>(p, attr, v)?)
+        }
+        Node::In(attr, vs) => {
+            if vs.is_empty() || vs.len() > 100 {
+                return Err(Error::invalid_request(
+                    M::SCHEMA.name,
+                    format!("`in` on {attr} needs 1 to 100 values, got {}", vs.len()),
+                ));
+            }
+            let name = p.name(attr);
+            let vals = vs
+                .iter()
+                .map(|v| operand::<M>(p, attr, v))
+                .collect::<Result<Vec<_>, _>>()?;
+            format!("{name} IN ({})", vals.join(", "))
+        }
+        Node::Exists(attr) => format!("attribute_exists({})", p.name(attr)),
+        Node::NotExists(attr) => format!("attribute_not_exists({})", p.name(attr)),
+        Node::Size(attr, op, n) => format!(
+            "size({}) {} {}",
+            p.name(attr),
+            op.as_str(),
+            p.value(AttributeValue::N(n.to_string()))
+        ),
+        Node::And(nodes) | Node::Or(nodes) => {
+            let joiner = if matches!(node, Node::And(_)) { " AND " } else { " OR " };
+            let parts = nodes
+                .iter()
+                .map(|n| render::<M>(n, p))
+                .collect::<Result<Vec<_>, _>>()?;
+            format!("({})", parts.join(joiner))
+        }
+        Node::Not(inner) => format!("(NOT {})", render::<M>(inner, p)?),
+    })
+}
+
+fn to_operand<V: Serialize>(v: V) -> Operand {
+    serde_dynamo::to_attribute_value(v).map_err(|e| e.to_string())
+}
+
+impl<M, T: Serialize> Field<M, T> {
+    fn cmp(self, op: CmpOp, v: T) -> Condition<M> {
+        Condition::new(Node::Cmp(self.attr(), op, to_operand(v)))
+    }
+
+    /// The field equals `v`.
+    pub fn eq(self, v: impl Into<T>) -> Condition<M> {
+        self.cmp(CmpOp::Eq, v.into())
+    }
+
+    /// The field differs from `v` (also true when the field is absent).
+    pub fn ne(self, v: impl Into<T>) -> Condition<M> {
+        self.cmp(CmpOp::Ne, v.into())
+    }
+
+    /// The field is less than `v`.
+    pub fn lt(self, v: impl Into<T>) -> Condition<M> {
+        self.cmp(CmpOp::Lt, v.into())
+    }
+
+    /// The field is at most `v`.
+    pub fn le(self, v: impl Into<T>) -> Condition<M> {
+        self.cmp(CmpOp::Le, v.into())
+    }
+
+    /// The field is greater than `v`.
+    pub fn gt(self, v: impl Into<T>) -> Condition<M> {
+        self.cmp(CmpOp::Gt, v.into())
+    }
+
+    /// The field is at least `v`.
+    pub fn ge(self, v: impl Into<T>) -> Condition<M> {
+        self.cmp(CmpOp::Ge, v.into())
+    }
+
+    /// `lo <= field <= hi`.
+    pub fn between(self, lo: impl Into<T>, hi: impl Into<T>) -> Condition<M> {
+        Condition::new(Node::Between(
+            self.attr(),
+            to_operand(lo.into()),
+            to_operand(hi.into()),
+        ))
+    }
+
+    /// The field equals one of `values` (1 to 100 of them).
+    pub fn is_in<V: Into<T>>(self, values: impl IntoIterator<Item = V>) -> Condition<M> {
+        Condition::new(Node::In(
+            self.attr(),
+            values.into_iter().map(|v| to_operand(v.into())).collect(),
+        ))
+    }
+
+    /// The field is stored (not absent).
+    pub fn exists(self) -> Condition<M> {
+        Condition::new(Node::Exists(self.attr()))
+    }
+
+    /// The field is absent.
+    pub fn not_exists(self) -> Condition<M> {
+        Condition::new(Node::NotExists(self.attr()))
+    }
+
+    /// The size of the field (string length, bytes, set or list length).
+    pub fn size(self) -> Size<M> {
+        Size {
+            attr: self.attr(),
+            _model: PhantomData,
+        }
+    }
+
+    /// The field (a string, set or list) contains `v`.
+    pub fn contains<V: Serialize>(self, v: V) -> Condition<M> {
+        Condition::new(Node::Contains(self.attr(), to_operand(v)))
+    }
+}
+
+impl<M> Field<M, String> {
+    /// The string field starts with `prefix`.
+    pub fn begins_with(self, prefix: impl Into<String>) -> Condition<M> {
+        Condition::new(Node::BeginsWith(self.attr(), to_operand(prefix.into())))
+    }
+}
+
+impl<M> Field<M, Option<String>> {
+    /// The string field is present and starts with `prefix`.
+    pub fn begins_with(self, prefix: impl Into<String>) -> Condition<M> {
+        Condition::new(Node::BeginsWith(self.attr(), to_operand(prefix.into())))
+    }
+}
+
+/// The size of a field, to compare with a number.
+pub struct Size<M> {
+    attr: &'static str,
+    _model: PhantomData<fn() -> M>,
+}
+
+impl<M> Size<M> {
+    fn cmp(self, op: CmpOp, n: u64) -> Condition<M> {
+        Condition::new(Node::Size(self.attr, op, n))
+    }
+    /// `size(field) = n`
+    pub fn eq(self, n: u64) -> Condition<M> {
+        self.cmp(CmpOp::Eq, n)
+    }
+    /// `size(field) <> n`
+    pub fn ne(self, n: u64) -> Condition<M> {
+        self.cmp(CmpOp::Ne, n)
+    }
+    /// `size(field) < n`
+    pub fn lt(self, n: u64) -> Condition<M> {
+        self.cmp(CmpOp::Lt, n)
+    }
+    /// `size(field) <= n`
+    pub fn le(self, n: u64) -> Condition<M> {
+        self.cmp(CmpOp::Le, n)
+    }
+    /// `size(field) > n`
+    pub fn gt(self, n: u64) -> Condition<M> {
+        self.cmp(CmpOp::Gt, n)
+    }
+    /// `size(field) >= n`
+    pub fn ge(self, n: u64) -> Condition<M> {
+        self.cmp(CmpOp::Ge, n)
+    }
+}

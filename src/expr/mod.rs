@@ -1,0 +1,7 @@
+//! Expressions: typed conditions and the placeholders every request uses.
+
+mod condition;
+mod placeholders;
+
+pub use condition::{CmpOp, Condition, Size};
+pub use placeholders::Placeholders;

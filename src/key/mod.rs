@@ -1,0 +1,43 @@
+//! The key builder: the only code that formats stored keys (invariant 1).
+//!
+//! [`encode`] turns single values into order-preserving strings; [`layout`] joins them with the
+//! tenant and model prefix into `_pk`, `_sk` and `_gsiN_*` values and parses them back. Nothing
+//! else in the crate writes a key string, and no public API accepts one.
+
+mod encode;
+mod layout;
+mod model_keys;
+
+pub use encode::{decode_text, encode_part, InvalidKeyPart, KeyPart, KeyWriter};
+#[doc(hidden)]
+pub use encode::write_serialized_str;
+pub use layout::{parse_key, KeyScope, KeyValue, KeyValueBuilder, ParsedKey};
+pub use model_keys::{InvalidKey, Key, KeyBuilder};
+pub(crate) use model_keys::{check_item_scope, half_value, index_halves, item_keys};
+
+/// The stored attribute holding the partition key.
+pub const PK_ATTR: &str = "_pk";
+/// The stored attribute holding the sort key.
+pub const SK_ATTR: &str = "_sk";
+/// The number of physical GSIs the table has (`gsi1`..`gsi5`).
+pub const GSI_COUNT: u8 = 5;
+
+/// The physical name of GSI `n` (`gsi1`..`gsi5`).
+pub fn gsi_name(n: u8) -> String {
+    format!("gsi{n}")
+}
+
+/// The attribute holding the partition key of GSI `n`.
+pub fn gsi_pk_attr(n: u8) -> String {
+    format!("_gsi{n}_pk")
+}
+
+/// The attribute holding the sort key of GSI `n`.
+pub fn gsi_sk_attr(n: u8) -> String {
+    format!("_gsi{n}_sk")
+}
+
+/// Whether an attribute name is one dynabao writes for keys (never a model field).
+pub fn is_key_attr(name: &str) -> bool {
+    name == PK_ATTR || name == SK_ATTR || (name.starts_with("_gsi") && (name.ends_with("_pk") || name.ends_with("_sk")))
+}

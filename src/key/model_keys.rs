@@ -1,0 +1,214 @@
+//! Keys of a model's items: the primary key from typed values, and every key attribute of a
+//! stored item from its field values.
+
+use std::marker::PhantomData;
+
+use aws_sdk_dynamodb::types::AttributeValue;
+
+use super::encode::{KeyPart, KeyWriter};
+use super::layout::{KeyScope, KeyValue, KeyValueBuilder};
+use super::{PK_ATTR, SK_ATTR};
+use crate::error::{Error, Item};
+use crate::model::{FieldSchema, IndexSchema, Model};
+
+/// The primary key of one item of `M`, encoded but not yet scoped to a tenant.
+///
+/// Built by the generated `M::key(...)` from typed values, so it cannot hold a raw string.
+pub struct Key<M> {
+    pk: KeyValue,
+    sk: KeyValue,
+    _model: PhantomData<fn() -> M>,
+}
+
+impl<M> Clone for Key<M> {
+    fn clone(&self) -> Self {
+        Key {
+            pk: self.pk.clone(),
+            sk: self.sk.clone(),
+            _model: PhantomData,
+        }
+    }
+}
+
+impl<M> std::fmt::Debug for Key<M> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Key")
+            .field("pk", &self.pk.as_encoded())
+            .field("sk", &self.sk.as_encoded())
+            .finish()
+    }
+}
+
+impl<M> PartialEq for Key<M> {
+    fn eq(&self, other: &Self) -> bool {
+        self.pk == other.pk && self.sk == other.sk
+    }
+}
+impl<M> Eq for Key<M> {}
+impl<M> std::hash::Hash for Key<M> {
+    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+        self.pk.hash(state);
+        self.sk.hash(state);
+    }
+}
+
+impl<M: Model> Key<M> {
+    /// Starts a key; generated code pushes each key field in order.
+    #[doc(hidden)]
+    pub fn builder() -> KeyBuilder<M> {
+        KeyBuilder {
+            pk: KeyValueBuilder::new(),
+            sk: KeyValueBuilder::new(),
+            _model: PhantomData,
+        }
+    }
+
+    /// The stored `(_pk, _sk)` strings in `scope`.
+    pub fn stored(&self, scope: &KeyScope) -> (String, String) {
+        (
+            scope.key(M::SCHEMA.prefix, &self.pk),
+            scope.key(M::SCHEMA.prefix, &self.sk),
+        )
+    }
+
+    /// The stored key as a DynamoDB `Key` map in `scope`.
+    pub fn to_item(&self, scope: &KeyScope) -> Item {
+        let (pk, sk) = self.stored(scope);
+        Item::from([
+            (PK_ATTR.to_owned(), AttributeValue::S(pk)),
+            (SK_ATTR.to_owned(), AttributeValue::S(sk)),
+        ])
+    }
+}
+
+/// Builds a [`Key`] field by field, naming each field in errors.
+#[doc(hidden)]
+pub struct KeyBuilder<M> {
+    pk: KeyValueBuilder,
+    sk: KeyValueBuilder,
+    _model: PhantomData<fn() -> M>,
+}
+
+impl<M: Model> KeyBuilder<M> {
+    /// Appends a partition key field.
+    pub fn pk<T: KeyPart + ?Sized>(mut self, field: &'static str, value: &T) -> Result<Self, InvalidKey> {
+        self.pk.push(value).map_err(|e| invalid(field, e))?;
+        Ok(self)
+    }
+
+    /// Appends a sort key field.
+    pub fn sk<T: KeyPart + ?Sized>(mut self, field: &'static str, value: &T) -> Result<Self, InvalidKey> {
+        self.sk.push(value).map_err(|e| invalid(field, e))?;
+        Ok(self)
+    }
+
+    /// Only the partition half, for queries.
+    pub fn partition(self) -> KeyValue {
+        self.pk.finish()
+    }
+
+    /// The finished key.
+    pub fn build(self) -> Key<M> {
+        Key {
+            pk: self.pk.finish(),
+            sk: self.sk.finish(),
+            _model: PhantomData,
+        }
+    }
+}
+
+/// A value that cannot be encoded into a key, with the field it was meant for. Kept by request
+/// builders until the request is built, then reported as [`Error::InvalidKeyValue`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct InvalidKey {
+    /// The field.
+    pub field: &'static str,
+    /// Why its value cannot be a key part.
+    pub reason: String,
+}
+
+impl From<InvalidKey> for Error {
+    fn from(e: InvalidKey) -> Self {
+        Error::InvalidKeyValue {
+            field: e.field,
+            reason: e.reason,
+        }
+    }
+}
+
+fn invalid(field: &'static str, e: super::InvalidKeyPart) -> InvalidKey {
+    InvalidKey {
+        field,
+        reason: e.0,
+    }
+}
+
+/// Encodes one key half from stored field values. `Ok(None)` when an optional field is `None`:
+/// the half is then not written (sparse index).
+pub(crate) fn half_value<'v, M: Model>(
+    fields: &'static [FieldSchema],
+    lookup: impl Fn(&str) -> Option<&'v AttributeValue>,
+) -> Result<Option<KeyValue>, Error> {
+    let mut b = KeyValueBuilder::new();
+    let mut buf = String::new();
+    for f in fields {
+        buf.clear();
+        let present = M::write_key_field(f.attr, lookup(f.attr), &mut KeyWriter::new(&mut buf))
+            .map_err(|e| Error::from(invalid(f.name, e)))?;
+        if !present {
+            return Ok(None);
+        }
+        b.push_encoded(&buf);
+    }
+    Ok(Some(b.finish()))
+}
+
+/// The stored key strings of an item: `_pk`, `_sk` and every index key half whose fields are all
+/// present. Returns `(attribute, value)` pairs; an index half that is absent is `None`, so
+/// callers writing a whole item leave it out and updates can remove it.
+pub(crate) fn item_keys<M: Model>(
+    scope: &KeyScope,
+    item: &Item,
+) -> Result<Vec<(&'static str, Option<String>)>, Error> {
+    let schema = M::SCHEMA;
+    let lookup = |attr: &str| item.get(attr);
+    let mut out = Vec::with_capacity(2 + 2 * schema.indexes.len());
+    for (attr, fields) in [(PK_ATTR, schema.pk), (SK_ATTR, schema.sk)] {
+        let value = half_value::<M>(fields, lookup)?.ok_or_else(|| Error::MalformedItem {
+            model: schema.name,
+            reason: format!("primary key field of {attr} is missing"),
+        })?;
+        out.push((attr, Some(scope.key(schema.prefix, &value))));
+    }
+    for index in schema.indexes {
+        for (attr, fields) in index_halves(index) {
+            let value = half_value::<M>(fields, lookup)?;
+            out.push((attr, value.map(|v| scope.key(schema.prefix, &v))));
+        }
+    }
+    Ok(out)
+}
+
+/// The two halves of an index: `(attribute, fields)`.
+pub(crate) fn index_halves(
+    index: &'static IndexSchema,
+) -> [(&'static str, &'static [FieldSchema]); 2] {
+    [(index.pk_attr, index.pk), (index.sk_attr, index.sk)]
+}
+
+/// Checks that a stored item belongs to `scope` and model `M` (invariant 5): both `_pk` and
+/// `_sk` must start with `[tenant]#prefix#` (or `prefix#` for global keys).
+pub(crate) fn check_item_scope<M: Model>(scope: &KeyScope, item: &Item) -> Result<(), Error> {
+    let expected = scope.model_prefix(M::SCHEMA.prefix);
+    let carries = |attr: &str| {
+        matches!(item.get(attr), Some(AttributeValue::S(s)) if s.starts_with(&expected))
+    };
+    if carries(PK_ATTR) && carries(SK_ATTR) {
+        Ok(())
+    } else {
+        Err(Error::CrossTenant {
+            model: M::SCHEMA.name,
+            expected,
+        })
+    }
+}

@@ -1,0 +1,279 @@
+//! Changing fields of one item in place (UpdateItem), without reading it first.
+//!
+//! Index key halves whose fields change are recomputed from the values given. Existence and the
+//! version are checked by the write's own condition, and the version is bumped in the same write.
+
+use std::collections::{HashMap, HashSet};
+use std::future::{Future, IntoFuture};
+use std::pin::Pin;
+
+use aws_sdk_dynamodb::operation::update_item::builders::UpdateItemFluentBuilder;
+use aws_sdk_dynamodb::operation::update_item::{UpdateItemError, UpdateItemInput};
+use aws_sdk_dynamodb::types::{AttributeValue, ReturnValue, ReturnValuesOnConditionCheckFailure};
+use chrono::Utc;
+use serde::Serialize;
+
+use super::common::{condition_failed, non_empty, Expect};
+use crate::codec;
+use crate::db::Db;
+use crate::error::Error;
+use crate::exec;
+use crate::expr::{Condition, Placeholders};
+use crate::key::{self, InvalidKey, Key, KeyScope, PK_ATTR};
+use crate::model::{Field, FieldSchema, Model};
+
+/// Number types a field can be atomically added to.
+pub trait Numeric: Serialize + Copy {}
+macro_rules! numeric {
+    ($($t:ty),*) => {$( impl Numeric for $t {} )*};
+}
+numeric!(u8, u16, u32, u64, usize, i8, i16, i32, i64, isize, f32, f64);
+
+enum Change {
+    Set(Result<AttributeValue, String>),
+    Remove,
+    Add(Result<AttributeValue, String>),
+}
+
+/// An UpdateItem by primary key. Await it for the item as stored after the update.
+///
+/// A missing item is [`Error::NotFound`]; with [`if_version`](Update::if_version), a stale
+/// version is [`Error::VersionConflict`].
+#[must_use = "an update does nothing until it is awaited"]
+pub struct Update<'a, M: Model> {
+    db: &'a Db,
+    key: Result<Key<M>, InvalidKey>,
+    changes: Vec<(&'static FieldSchema, Change)>,
+    version: Option<u64>,
+    condition: Option<Condition<M>>,
+}
+
+impl<'a, M: Model> Update<'a, M> {
+    /// An update of the item at `key` (usually built by the generated `M::update`).
+    pub fn new(db: &'a Db, key: Result<Key<M>, InvalidKey>) -> Self {
+        Update {
+            db,
+            key,
+            changes: Vec::new(),
+            version: None,
+            condition: None,
+        }
+    }
+
+    /// Sets a field. Setting an `Option` field to `None` removes it from every index that uses it.
+    pub fn set<T: Serialize>(mut self, field: Field<M, T>, value: impl Into<T>) -> Self {
+        let v = serde_dynamo::to_attribute_value(value.into()).map_err(|e| e.to_string());
+        self.changes.push((field.schema(), Change::Set(v)));
+        self
+    }
+
+    /// Removes an optional field.
+    pub fn remove<T>(mut self, field: Field<M, Option<T>>) -> Self {
+        self.changes.push((field.schema(), Change::Remove));
+        self
+    }
+
+    /// Atomically adds `by` (negative to subtract) to a number field.
+    pub fn add<T: Numeric>(mut self, field: Field<M, T>, by: T) -> Self {
+        let v = serde_dynamo::to_attribute_value(by).map_err(|e| e.to_string());
+        self.changes.push((field.schema(), Change::Add(v)));
+        self
+    }
+
+    /// Updates only if the stored version is `version`.
+    pub fn if_version(mut self, version: u64) -> Self {
+        self.version = Some(version);
+        self
+    }
+
+    /// Updates only if `condition` holds ([`Error::ConditionFailed`] otherwise).
+    pub fn condition(mut self, condition: Condition<M>) -> Self {
+        self.condition = Some(match self.condition.take() {
+            Some(c) => c.and(condition),
+            None => condition,
+        });
+        self
+    }
+
+    fn invalid(reason: impl Into<String>) -> Error {
+        Error::invalid_request(M::SCHEMA.name, reason)
+    }
+
+    fn build(&self, scope: &KeyScope) -> Result<UpdateItemFluentBuilder, Error> {
+        let schema = M::SCHEMA;
+        let key = self.key.clone()?;
+        if self.changes.is_empty() {
+            return Err(Self::invalid("update changes no field"));
+        }
+        let mut p = Placeholders::new();
+        let mut sets: Vec<String> = Vec::new();
+        let mut removes: Vec<String> = Vec::new();
+        let mut adds: Vec<String> = Vec::new();
+        // The new serde values of set fields, to recompute index keys from.
+        let mut new_values: HashMap<&'static str, Option<AttributeValue>> = HashMap::new();
+        let mut added: HashSet<&'static str> = HashSet::new();
+        let mut seen: HashSet<&'static str> = HashSet::new();
+
+        for (field, change) in &self.changes {
+            if !seen.insert(field.attr) {
+                return Err(Self::invalid(format!("field {} is changed twice", field.name)));
+            }
+            if schema.is_primary_key_attr(field.attr) {
+                return Err(Self::invalid(format!(
+                    "field {} is part of the primary key; delete and create instead",
+                    field.name
+                )));
+            }
+            if schema.version.is_some_and(|v| v.attr == field.attr) {
+                return Err(Self::invalid(format!(
+                    "field {} is the version, which every update bumps itself",
+                    field.name
+                )));
+            }
+            let name = p.name(field.attr);
+            match change {
+                Change::Set(v) => {
+                    let v = v.clone().map_err(|e| Self::invalid(format!("{}: {e}", field.name)))?;
+                    new_values.insert(field.attr, Some(v.clone()));
+                    let stored = codec::field_to_stored::<M>(field.attr, v)?;
+                    sets.push(format!("{name} = {}", p.value(stored)));
+                }
+                Change::Remove => {
+                    new_values.insert(field.attr, None);
+                    removes.push(name);
+                }
+                Change::Add(v) => {
+                    let v = v.clone().map_err(|e| Self::invalid(format!("{}: {e}", field.name)))?;
+                    added.insert(field.attr);
+                    adds.push(format!("{name} {}", p.value(v)));
+                }
+            }
+        }
+
+        if let Some(updated) = schema.updated_at {
+            if !seen.contains(updated.attr) {
+                let now = serde_dynamo::to_attribute_value(Utc::now())
+                    .map_err(|source| Error::Encode { model: schema.name, source })?;
+                let name = p.name(updated.attr);
+                sets.push(format!("{name} = {}", p.value(now)));
+            }
+        }
+        if let Some(version) = schema.version {
+            let name = p.name(version.attr);
+            adds.push(format!("{name} {}", p.value(AttributeValue::N("1".into()))));
+        }
+
+        // Recompute every index key half that a changed field belongs to.
+        for index in schema.indexes {
+            for (attr, fields) in key::index_halves(index) {
+                if !fields.iter().any(|f| seen.contains(f.attr)) {
+                    continue;
+                }
+                if let Some(f) = fields.iter().find(|f| added.contains(f.attr)) {
+                    return Err(Self::invalid(format!(
+                        "field {} is part of index {}; set it instead of adding to it",
+                        f.name, index.name
+                    )));
+                }
+                if let Some(missing) = fields.iter().find(|f| !new_values.contains_key(f.attr)) {
+                    return Err(Self::invalid(format!(
+                        "index {} needs field {} in this update, because its key is built from it \
+                         together with the fields being changed",
+                        index.name, missing.name
+                    )));
+                }
+                let value = key::half_value::<M>(fields, |a| {
+                    new_values.get(a).and_then(|v| v.as_ref())
+                })?;
+                let name = p.name(attr);
+                match value {
+                    Some(v) => {
+                        let stored = AttributeValue::S(scope.key(schema.prefix, &v));
+                        sets.push(format!("{name} = {}", p.value(stored)));
+                    }
+                    None => removes.push(name),
+                }
+            }
+        }
+
+        let mut expression = String::new();
+        for (keyword, parts) in [("SET", &sets), ("REMOVE", &removes), ("ADD", &adds)] {
+            if !parts.is_empty() {
+                if !expression.is_empty() {
+                    expression.push(' ');
+                }
+                expression.push_str(keyword);
+                expression.push(' ');
+                expression.push_str(&parts.join(", "));
+            }
+        }
+
+        let mut conditions = vec![format!("attribute_exists({})", p.name(PK_ATTR))];
+        if let Some(v) = self.version {
+            let field = schema
+                .version
+                .ok_or_else(|| Self::invalid("if_version on a model without #[bao(version)]"))?;
+            let name = p.name(field.attr);
+            conditions.push(format!("{name} = {}", p.value(AttributeValue::N(v.to_string()))));
+        }
+        if let Some(c) = &self.condition {
+            conditions.push(c.render(&mut p)?);
+        }
+        let (names, values) = p.into_maps();
+        Ok(self
+            .db
+            .client()
+            .update_item()
+            .table_name(self.db.table())
+            .set_key(Some(key.to_item(scope)))
+            .update_expression(expression)
+            .condition_expression(conditions.join(" AND "))
+            .set_expression_attribute_names(names)
+            .set_expression_attribute_values(values)
+            .return_values(ReturnValue::AllNew)
+            .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld))
+    }
+
+    /// The request this update would send, without sending it.
+    pub async fn to_request(&self) -> Result<UpdateItemInput, Error> {
+        let scope = self.db.scope_for::<M>().await?;
+        self.build(&scope)?
+            .as_input()
+            .clone()
+            .build()
+            .map_err(|e| Self::invalid(e.to_string()))
+    }
+
+    /// Sends the update and returns the item as stored afterwards.
+    pub async fn send(self) -> Result<M, Error> {
+        let scope = self.db.scope_for::<M>().await?;
+        let fluent = self.build(&scope)?;
+        let expect = Expect::Present {
+            version: self.version,
+        };
+        match exec::send("UpdateItem", self.db.table(), M::SCHEMA.name, &scope, fluent.send()).await {
+            Ok(out) => match non_empty(out.attributes) {
+                Some(item) => codec::decode_checked(&scope, item),
+                None => Err(Error::MalformedItem {
+                    model: M::SCHEMA.name,
+                    reason: "UpdateItem returned no attributes".into(),
+                }),
+            },
+            Err(err) => Err(match err.into_service_error() {
+                UpdateItemError::ConditionalCheckFailedException(e) => {
+                    condition_failed::<M>(expect, non_empty(e.item))
+                }
+                other => Error::dynamo("UpdateItem", other),
+            }),
+        }
+    }
+}
+
+impl<'a, M: Model> IntoFuture for Update<'a, M> {
+    type Output = Result<M, Error>;
+    type IntoFuture = Pin<Box<dyn Future<Output = Self::Output> + Send + 'a>>;
+
+    fn into_future(self) -> Self::IntoFuture {
+        Box::pin(self.send())
+    }
+}

@@ -1,0 +1,33 @@
+//! Ready-made handles for tests: a fresh table, a fresh tenant.
+
+use crate::db::{Db, Tenancy};
+use crate::error::Error;
+use crate::tenant::TenantId;
+
+use super::{sdk_client, sdk_client_with, unique_name, RequestCounter};
+
+/// A [`Db`] on a new, empty, active table of its own (tenancy on). Tables are cheap on
+/// DynamoDB Local; a test that owns its table can scan it raw without seeing other tests' items.
+pub async fn fresh_db() -> Result<Db, Error> {
+    fresh_db_with(Tenancy::On).await
+}
+
+/// Like [`fresh_db`], with the given tenancy mode.
+pub async fn fresh_db_with(tenancy: Tenancy) -> Result<Db, Error> {
+    let db = Db::new(sdk_client().await?, unique_name("t-"), tenancy);
+    db.create_table().await?;
+    Ok(db)
+}
+
+/// Like [`fresh_db`], with `counter` counting every request the handle sends.
+pub async fn fresh_db_counted(counter: &RequestCounter) -> Result<Db, Error> {
+    let db = Db::new(sdk_client_with(counter).await?, unique_name("t-"), Tenancy::On);
+    db.create_table().await?;
+    Ok(db)
+}
+
+/// A tenant id no other test uses (a fresh ULID), so tests sharing a table cannot see each
+/// other's items.
+pub fn fresh_tenant() -> TenantId {
+    TenantId::from(ulid::Ulid::new())
+}
