@@ -60,10 +60,11 @@ fn ttl_from_stored<M: Model>(value: AttributeValue) -> Result<AttributeValue, Er
                 model: M::SCHEMA.name,
                 reason: format!("ttl attribute {n:?} is not whole epoch seconds"),
             })?;
-            let t = DateTime::<Utc>::from_timestamp(secs, 0).ok_or_else(|| Error::MalformedItem {
-                model: M::SCHEMA.name,
-                reason: format!("ttl attribute {secs} is out of range"),
-            })?;
+            let t =
+                DateTime::<Utc>::from_timestamp(secs, 0).ok_or_else(|| Error::MalformedItem {
+                    model: M::SCHEMA.name,
+                    reason: format!("ttl attribute {secs} is out of range"),
+                })?;
             Ok(AttributeValue::S(t.to_rfc3339()))
         }
         (_, other) => Ok(other),

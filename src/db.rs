@@ -52,9 +52,15 @@ impl Config {
     /// | `AWS_REGION` | region | the SDK's chain |
     /// | `DYNABAO_TENANCY` | `on` or `off` | `on` |
     pub fn from_env() -> Result<Self, Error> {
-        let var = |name: &str| std::env::var(name).ok().filter(|v| !v.trim().is_empty());
-        let table = var("DYNABAO_TABLE")
-            .ok_or_else(|| Error::Config("DYNABAO_TABLE is not set".into()))?;
+        Self::from_lookup(|name| std::env::var(name).ok())
+    }
+
+    /// [`Config::from_env`] over any variable source (a map in tests, a secrets store).
+    /// Empty values count as unset.
+    pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, Error> {
+        let var = |name: &str| lookup(name).filter(|v| !v.trim().is_empty());
+        let table =
+            var("DYNABAO_TABLE").ok_or_else(|| Error::Config("DYNABAO_TABLE is not set".into()))?;
         let tenancy = match var("DYNABAO_TENANCY").as_deref() {
             None | Some("on") => Tenancy::On,
             Some("off") => Tenancy::Off,
@@ -138,15 +144,13 @@ impl Db {
         if let Some(endpoint) = &config.endpoint {
             loader = loader.endpoint_url(endpoint.clone());
             if is_loopback(endpoint) && std::env::var_os("AWS_ACCESS_KEY_ID").is_none() {
-                loader = loader.credentials_provider(
-                    aws_sdk_dynamodb::config::Credentials::new(
-                        "dynabao-local",
-                        "dynabao-local",
-                        None,
-                        None,
-                        "dynabao-local",
-                    ),
-                );
+                loader = loader.credentials_provider(aws_sdk_dynamodb::config::Credentials::new(
+                    "dynabao-local",
+                    "dynabao-local",
+                    None,
+                    None,
+                    "dynabao-local",
+                ));
             }
             if config.region.is_none() && std::env::var_os("AWS_REGION").is_none() {
                 loader = loader.region(aws_config::Region::new("us-east-1"));
@@ -191,7 +195,56 @@ fn is_loopback(endpoint: &str) -> bool {
     let rest = endpoint
         .split_once("://")
         .map_or(endpoint, |(_, rest)| rest);
-    rest.starts_with("localhost")
-        || rest.starts_with("127.")
-        || rest.starts_with("[::1]")
+    rest.starts_with("localhost") || rest.starts_with("127.") || rest.starts_with("[::1]")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashMap;
+
+    fn config(vars: &[(&str, &str)]) -> Result<Config, Error> {
+        let map: HashMap<String, String> = vars
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        Config::from_lookup(|name| map.get(name).cloned())
+    }
+
+    #[test]
+    fn reads_every_variable() {
+        let c = config(&[
+            ("DYNABAO_TABLE", "app"),
+            ("DYNAMODB_ENDPOINT", "http://127.0.0.1:8000"),
+            ("AWS_REGION", "eu-west-1"),
+            ("DYNABAO_TENANCY", "off"),
+        ])
+        .unwrap();
+        assert_eq!(c.table, "app");
+        assert_eq!(c.endpoint.as_deref(), Some("http://127.0.0.1:8000"));
+        assert_eq!(c.region.as_deref(), Some("eu-west-1"));
+        assert_eq!(c.tenancy, Tenancy::Off);
+    }
+
+    #[test]
+    fn tenancy_defaults_on_and_empty_means_unset() {
+        let c = config(&[("DYNABAO_TABLE", "app"), ("DYNAMODB_ENDPOINT", "")]).unwrap();
+        assert_eq!(c.tenancy, Tenancy::On);
+        assert_eq!(c.endpoint, None);
+    }
+
+    #[test]
+    fn missing_table_and_bad_tenancy_are_config_errors() {
+        assert!(matches!(config(&[]), Err(Error::Config(_))));
+        let err = config(&[("DYNABAO_TABLE", "app"), ("DYNABAO_TENANCY", "maybe")]).unwrap_err();
+        assert!(matches!(err, Error::Config(ref m) if m.contains("maybe")));
+    }
+
+    #[test]
+    fn loopback_endpoints_are_recognised() {
+        assert!(is_loopback("http://127.0.0.1:8000"));
+        assert!(is_loopback("http://localhost:4566"));
+        assert!(is_loopback("http://[::1]:8000"));
+        assert!(!is_loopback("https://dynamodb.eu-west-1.amazonaws.com"));
+    }
 }

@@ -194,8 +194,9 @@ impl Error {
 
     /// Decodes the stored item carried by [`Error::ConditionFailed`] into its model.
     ///
-    /// Returns `None` for other variants and when DynamoDB returned no item. The item is checked
-    /// against the current tenant like any other read.
+    /// Returns `None` for other variants and when DynamoDB returned no item. DynamoDB returns
+    /// the item stored under the key the write addressed, which the key builder scoped to the
+    /// write's tenant.
     pub fn current_item<M: crate::Model>(&self) -> Option<Result<M, Error>> {
         match self {
             Error::ConditionFailed {

@@ -1,4 +1,62 @@
-//! dynabao: DynamoDB single-table design for multi-tenant services (crate docs are written later).
+//! DynamoDB single-table design for multi-tenant services.
+//!
+//! A [`Model`] is a struct with `#[derive(dynabao::Model)]`. Every key it writes (partition, sort
+//! and index keys) starts with `[tenant]#prefix#`, and every operation takes its tenant from the
+//! task-local [`TenantContext`]. With no tenant an operation fails with
+//! [`Error::TenantRequired`] before anything is sent, and every item read back is checked to
+//! carry the current tenant's prefix ([`Error::CrossTenant`] otherwise).
+//!
+//! ```no_run
+//! use dynabao::{Db, Error, Model, TenantContext};
+//! use serde::{Deserialize, Serialize};
+//!
+//! #[derive(Debug, Clone, Serialize, Deserialize, Model)]
+//! #[bao(prefix = "note")]
+//! #[bao(index(name = "by_tag", gsi = 1, pk = "tag"))]
+//! struct Note {
+//!     #[bao(pk)]
+//!     id: String,
+//!     tag: String,
+//!     body: String,
+//! }
+//!
+//! async fn example(db: &Db) -> Result<(), Error> {
+//!     TenantContext::run_with_tenant("acme", async {
+//!         let note = Note { id: "n1".into(), tag: "todo".into(), body: "ship it".into() };
+//!         Note::create(db, note).await?;
+//!         let todo = Note::query_by_tag(db, "todo").all().await?;
+//!         assert_eq!(todo.len(), 1);
+//!         Note::update(db, "n1").set(Note::BODY, "shipped").await?;
+//!         Ok::<_, Error>(())
+//!     })
+//!     .await
+//! }
+//! ```
+//!
+//! # Layers
+//!
+//! The dependency direction runs one way:
+//!
+//! - [`tenant`]: tenant ids, the task-local context, resolvers. Knows nothing of DynamoDB.
+//! - [`key`]: the key builder, the only code that formats stored keys, and its parser.
+//! - [`model`]: the [`Model`] trait and schema the derive generates.
+//! - [`expr`]: typed conditions and expression placeholders.
+//! - [`ops`]: one module per verb, each able to render its request without sending it
+//!   (`to_request()`), all sending through one place that adds tracing spans.
+//! - [`Db`]: the handle (client, table, tenancy) and table management.
+//! - `testkit` (feature `testkit`): an embedded DynamoDB Local for tests.
+//!
+//! # Stored layout
+//!
+//! | attribute | tenancy on | tenancy off / `#[bao(global)]` |
+//! |---|---|---|
+//! | `_pk` | `[t]#prefix#<pk>` | `prefix#<pk>` |
+//! | `_sk` | `[t]#prefix#<sk>` (`_` without a sort key) | `prefix#<sk>` |
+//! | `_gsiN_pk`, `_gsiN_sk` | same form, each half written when all its fields are present | same |
+//! | `_ttl` | the `#[bao(ttl)]` field, epoch seconds | same |
+//!
+//! Key values are escaped so that they never contain `#` and sort like the values they encode;
+//! see [`key`].
 
 mod codec;
 pub mod db;
@@ -21,10 +79,15 @@ pub use key::{Key, KeyPart, KeyScope};
 pub use model::{Field, Model};
 pub use tenant::{TenantContext, TenantId};
 
-/// `#[derive(Model)]`: see the crate docs.
-pub use dynabao_derive::Model;
 /// `#[derive(KeyPart)]` for unit-variant enums that serialize to strings.
 pub use dynabao_derive::KeyPart;
+/// `#[derive(Model)]`: see the crate docs.
+pub use dynabao_derive::Model;
+
+/// The README's examples, compiled as doc tests so they stay true.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+pub struct ReadmeDoctests;
 
 /// Re-exports for generated code. Not part of the public API.
 #[doc(hidden)]

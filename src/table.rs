@@ -60,7 +60,11 @@ impl Db {
                         .index_name(gsi_name(n))
                         .key_schema(key(&pk, KeyType::Hash)?)
                         .key_schema(key(&sk, KeyType::Range)?)
-                        .projection(Projection::builder().projection_type(ProjectionType::All).build())
+                        .projection(
+                            Projection::builder()
+                                .projection_type(ProjectionType::All)
+                                .build(),
+                        )
                         .build()
                         .map_err(|e| Error::Config(e.to_string()))?,
                 );
@@ -112,10 +116,7 @@ impl Db {
                 .map(|t| t.global_secondary_indexes())
                 .unwrap_or_default()
                 .iter()
-                .all(|i| {
-                    i.index_status()
-                        == Some(&aws_sdk_dynamodb::types::IndexStatus::Active)
-                });
+                .all(|i| i.index_status() == Some(&aws_sdk_dynamodb::types::IndexStatus::Active));
             if table_active && indexes_active {
                 return Ok(());
             }
@@ -132,7 +133,13 @@ impl Db {
 
     /// Deletes the table. Deleting a table that does not exist is not an error.
     pub async fn delete_table(&self) -> Result<(), Error> {
-        match self.client().delete_table().table_name(self.table()).send().await {
+        match self
+            .client()
+            .delete_table()
+            .table_name(self.table())
+            .send()
+            .await
+        {
             Ok(_) => Ok(()),
             Err(e) => match e.into_service_error() {
                 DeleteTableError::ResourceNotFoundException(_) => Ok(()),
@@ -143,7 +150,13 @@ impl Db {
 
     /// Whether the table exists.
     pub async fn table_exists(&self) -> Result<bool, Error> {
-        match self.client().describe_table().table_name(self.table()).send().await {
+        match self
+            .client()
+            .describe_table()
+            .table_name(self.table())
+            .send()
+            .await
+        {
             Ok(_) => Ok(true),
             Err(e) => match e.into_service_error() {
                 DescribeTableError::ResourceNotFoundException(_) => Ok(false),
@@ -153,7 +166,9 @@ impl Db {
     }
 }
 
-fn is_validation(e: &aws_sdk_dynamodb::operation::update_time_to_live::UpdateTimeToLiveError) -> bool {
+fn is_validation(
+    e: &aws_sdk_dynamodb::operation::update_time_to_live::UpdateTimeToLiveError,
+) -> bool {
     use aws_sdk_dynamodb::error::ProvideErrorMetadata;
     e.code() == Some("ValidationException")
 }

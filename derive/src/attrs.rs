@@ -47,7 +47,10 @@ fn name_list(expr: &Expr) -> syn::Result<NameList> {
             Lit::Str(s) => Ok(NameList {
                 names: vec![(s.value(), s.span())],
             }),
-            other => Err(syn::Error::new(other.span(), "expected a field name string")),
+            other => Err(syn::Error::new(
+                other.span(),
+                "expected a field name string",
+            )),
         },
         Expr::Array(ExprArray { elems, .. }) => {
             let mut names = Vec::new();
@@ -56,14 +59,25 @@ fn name_list(expr: &Expr) -> syn::Result<NameList> {
                     Expr::Lit(l) => match &l.lit {
                         Lit::Str(s) => names.push((s.value(), s.span())),
                         other => {
-                            return Err(syn::Error::new(other.span(), "expected a field name string"))
+                            return Err(syn::Error::new(
+                                other.span(),
+                                "expected a field name string",
+                            ))
                         }
                     },
-                    other => return Err(syn::Error::new(other.span(), "expected a field name string")),
+                    other => {
+                        return Err(syn::Error::new(
+                            other.span(),
+                            "expected a field name string",
+                        ))
+                    }
                 }
             }
             if names.is_empty() {
-                return Err(syn::Error::new(expr.span(), "a key needs at least one field"));
+                return Err(syn::Error::new(
+                    expr.span(),
+                    "a key needs at least one field",
+                ));
             }
             Ok(NameList { names })
         }
@@ -123,13 +137,16 @@ pub fn container(attrs: &[Attribute]) -> syn::Result<ContainerAttrs> {
                             Err(inner.error("unknown index option; expected name, gsi, pk or sk"))
                         }
                     })?;
-                    let name = name.ok_or_else(|| syn::Error::new(span, "index needs name = \"...\""))?;
-                    let gsi = gsi.ok_or_else(|| syn::Error::new(span, "index needs gsi = 1..=5"))?;
+                    let name =
+                        name.ok_or_else(|| syn::Error::new(span, "index needs name = \"...\""))?;
+                    let gsi =
+                        gsi.ok_or_else(|| syn::Error::new(span, "index needs gsi = 1..=5"))?;
                     let gsi_value: u8 = gsi.base10_parse().unwrap_or(0);
                     if !(1..=5).contains(&gsi_value) {
                         return Err(syn::Error::new(gsi.span(), "gsi must be 1, 2, 3, 4 or 5"));
                     }
-                    let pk = pk.ok_or_else(|| syn::Error::new(span, "index needs pk = \"field\""))?;
+                    let pk =
+                        pk.ok_or_else(|| syn::Error::new(span, "index needs pk = \"field\""))?;
                     out.indexes.push(IndexAttr {
                         name,
                         gsi,
@@ -142,7 +159,8 @@ pub fn container(attrs: &[Attribute]) -> syn::Result<ContainerAttrs> {
                 } else if meta.path.is_ident("unique") {
                     Err(meta.error("unique constraints are not available yet"))
                 } else {
-                    Err(meta.error("unknown model option; expected prefix, global, pk, sk or index"))
+                    Err(meta
+                        .error("unknown model option; expected prefix, global, pk, sk or index"))
                 }
             })?;
         } else if attr.path().is_ident("serde") {

@@ -12,7 +12,11 @@ pub fn expand(input: DeriveInput) -> syn::Result<TokenStream> {
             "KeyPart can be derived for enums with unit variants; implement it by hand for other types",
         ));
     };
-    if let Some(v) = data.variants.iter().find(|v| !matches!(v.fields, Fields::Unit)) {
+    if let Some(v) = data
+        .variants
+        .iter()
+        .find(|v| !matches!(v.fields, Fields::Unit))
+    {
         return Err(syn::Error::new(
             v.ident.span(),
             "only unit variants (serialized as strings) can be key parts",

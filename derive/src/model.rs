@@ -79,22 +79,34 @@ pub fn expand(input: DeriveInput) -> syn::Result<TokenStream> {
         return Err(err(input.generics.span(), "a Model cannot be generic"));
     }
     let Data::Struct(data) = &input.data else {
-        return Err(err(ident.span(), "Model can only be derived for structs with named fields"));
+        return Err(err(
+            ident.span(),
+            "Model can only be derived for structs with named fields",
+        ));
     };
     let Fields::Named(named) = &data.fields else {
-        return Err(err(ident.span(), "Model can only be derived for structs with named fields"));
+        return Err(err(
+            ident.span(),
+            "Model can only be derived for structs with named fields",
+        ));
     };
     let container = attrs::container(&input.attrs)?;
 
     // The prefix: compile-time checked (invariant 4).
     let prefix_lit = container.prefix.clone().ok_or_else(|| {
-        err(ident.span(), "a Model needs a key prefix: #[bao(prefix = \"...\")]")
+        err(
+            ident.span(),
+            "a Model needs a key prefix: #[bao(prefix = \"...\")]",
+        )
     })?;
     let prefix = prefix_lit.value();
     if prefix.is_empty() {
         return Err(err(prefix_lit.span(), "the prefix must not be empty"));
     }
-    if let Some(c) = prefix.chars().find(|c| matches!(c, '#' | '[' | ']') || c.is_whitespace() || c.is_control()) {
+    if let Some(c) = prefix
+        .chars()
+        .find(|c| matches!(c, '#' | '[' | ']') || c.is_whitespace() || c.is_control())
+    {
         return Err(err(
             prefix_lit.span(),
             format!("the prefix must not contain {c:?}: `#`, `[`, `]`, whitespace and control characters are reserved by the key layout"),
@@ -104,19 +116,38 @@ pub fn expand(input: DeriveInput) -> syn::Result<TokenStream> {
     let rename_rule = container.rename_all.as_ref().map(|l| l.value());
     let mut fields = Vec::new();
     for f in &named.named {
-        let Some(fident) = f.ident.clone() else { continue };
+        let Some(fident) = f.ident.clone() else {
+            continue;
+        };
         let fattrs = attrs::field(&f.attrs)?;
         let raw = fident.to_string().trim_start_matches("r#").to_owned();
         let serialized = match (&fattrs.rename, &rename_rule) {
             (Some(r), _) => r.clone(),
             (None, Some(rule)) => attrs::rename_all(rule, &raw).ok_or_else(|| {
-                err(container.rename_all.as_ref().map_or(Span::call_site(), |l| l.span()), format!("unsupported rename_all rule {rule:?}"))
+                err(
+                    container
+                        .rename_all
+                        .as_ref()
+                        .map_or(Span::call_site(), |l| l.span()),
+                    format!("unsupported rename_all rule {rule:?}"),
+                )
             })?,
             (None, None) => raw.clone(),
         };
-        let attr = if fattrs.ttl.is_some() { "_ttl".to_owned() } else { serialized.clone() };
-        if attr.starts_with("_pk") || attr.starts_with("_sk") || attr.starts_with("_gsi") || (attr == "_ttl" && fattrs.ttl.is_none()) {
-            return Err(err(fident.span(), format!("the stored name `{attr}` is reserved for dynabao's key attributes")));
+        let attr = if fattrs.ttl.is_some() {
+            "_ttl".to_owned()
+        } else {
+            serialized.clone()
+        };
+        if attr.starts_with("_pk")
+            || attr.starts_with("_sk")
+            || attr.starts_with("_gsi")
+            || (attr == "_ttl" && fattrs.ttl.is_none())
+        {
+            return Err(err(
+                fident.span(),
+                format!("the stored name `{attr}` is reserved for dynabao's key attributes"),
+            ));
         }
         fields.push(FieldInfo {
             inner: option_inner(&f.ty),
@@ -129,27 +160,54 @@ pub fn expand(input: DeriveInput) -> syn::Result<TokenStream> {
     }
 
     // Primary key fields: `#[bao(pk)]` on one field, or a composite `#[bao(pk = [...])]`.
-    let pk_marked: Vec<usize> = fields.iter().enumerate().filter(|(_, f)| f.attrs.pk.is_some()).map(|(i, _)| i).collect();
-    let sk_marked: Vec<usize> = fields.iter().enumerate().filter(|(_, f)| f.attrs.sk.is_some()).map(|(i, _)| i).collect();
+    let pk_marked: Vec<usize> = fields
+        .iter()
+        .enumerate()
+        .filter(|(_, f)| f.attrs.pk.is_some())
+        .map(|(i, _)| i)
+        .collect();
+    let sk_marked: Vec<usize> = fields
+        .iter()
+        .enumerate()
+        .filter(|(_, f)| f.attrs.sk.is_some())
+        .map(|(i, _)| i)
+        .collect();
     if pk_marked.len() > 1 {
-        let second = fields[pk_marked[1]].attrs.pk.unwrap_or_else(Span::call_site);
+        let second = fields[pk_marked[1]]
+            .attrs
+            .pk
+            .unwrap_or_else(Span::call_site);
         return Err(err(second, "two fields are marked #[bao(pk)]; for a composite partition key write #[bao(pk = [\"a\", \"b\"])] on the struct"));
     }
     if sk_marked.len() > 1 {
-        let second = fields[sk_marked[1]].attrs.sk.unwrap_or_else(Span::call_site);
+        let second = fields[sk_marked[1]]
+            .attrs
+            .sk
+            .unwrap_or_else(Span::call_site);
         return Err(err(second, "two fields are marked #[bao(sk)]; for a composite sort key write #[bao(sk = [\"a\", \"b\"])] on the struct"));
     }
     let pk: Vec<usize> = match (&container.pk, pk_marked.first()) {
         (Some(_), Some(&i)) => {
-            return Err(err(fields[i].attrs.pk.unwrap_or_else(Span::call_site), "the partition key is declared both on the struct and on a field"))
+            return Err(err(
+                fields[i].attrs.pk.unwrap_or_else(Span::call_site),
+                "the partition key is declared both on the struct and on a field",
+            ))
         }
         (Some(list), None) => resolve(&fields, list)?,
         (None, Some(&i)) => vec![i],
-        (None, None) => return Err(err(ident.span(), "a Model needs a partition key: mark a field #[bao(pk)]")),
+        (None, None) => {
+            return Err(err(
+                ident.span(),
+                "a Model needs a partition key: mark a field #[bao(pk)]",
+            ))
+        }
     };
     let sk: Vec<usize> = match (&container.sk, sk_marked.first()) {
         (Some(_), Some(&i)) => {
-            return Err(err(fields[i].attrs.sk.unwrap_or_else(Span::call_site), "the sort key is declared both on the struct and on a field"))
+            return Err(err(
+                fields[i].attrs.sk.unwrap_or_else(Span::call_site),
+                "the sort key is declared both on the struct and on a field",
+            ))
         }
         (Some(list), None) => resolve(&fields, list)?,
         (None, Some(&i)) => vec![i],
@@ -157,25 +215,44 @@ pub fn expand(input: DeriveInput) -> syn::Result<TokenStream> {
     };
     for &i in pk.iter().chain(&sk) {
         if pk.iter().chain(&sk).filter(|&&j| j == i).count() > 1 {
-            return Err(err(fields[i].ident.span(), "a field can be in the primary key only once"));
+            return Err(err(
+                fields[i].ident.span(),
+                "a field can be in the primary key only once",
+            ));
         }
     }
 
     // Indexes.
     let mut index_fields = Vec::new();
     for (n, index) in container.indexes.iter().enumerate() {
-        if let Some(prev) = container.indexes[..n].iter().find(|p| p.gsi_value == index.gsi_value) {
+        if let Some(prev) = container.indexes[..n]
+            .iter()
+            .find(|p| p.gsi_value == index.gsi_value)
+        {
             return Err(err(
                 index.gsi.span(),
-                format!("gsi{} is already used by index \"{}\"; each index needs its own gsi", index.gsi_value, prev.name.value()),
+                format!(
+                    "gsi{} is already used by index \"{}\"; each index needs its own gsi",
+                    index.gsi_value,
+                    prev.name.value()
+                ),
             ));
         }
-        if container.indexes[..n].iter().any(|p| p.name.value() == index.name.value()) {
+        if container.indexes[..n]
+            .iter()
+            .any(|p| p.name.value() == index.name.value())
+        {
             return Err(err(index.name.span(), "two indexes have this name"));
         }
         let name = index.name.value();
-        if name.is_empty() || !name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') || name.starts_with(|c: char| c.is_ascii_digit()) {
-            return Err(err(index.name.span(), "an index name must be a Rust identifier (letters, digits, `_`)"));
+        if name.is_empty()
+            || !name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
+            || name.starts_with(|c: char| c.is_ascii_digit())
+        {
+            return Err(err(
+                index.name.span(),
+                "an index name must be a Rust identifier (letters, digits, `_`)",
+            ));
         }
         let ipk = resolve(&fields, &index.pk)?;
         let isk = match &index.sk {
@@ -188,9 +265,17 @@ pub fn expand(input: DeriveInput) -> syn::Result<TokenStream> {
 
     // Managed fields.
     let one = |get: fn(&FieldAttrs) -> Option<Span>, what: &str| -> syn::Result<Option<usize>> {
-        let marked: Vec<usize> = fields.iter().enumerate().filter(|(_, f)| get(&f.attrs).is_some()).map(|(i, _)| i).collect();
+        let marked: Vec<usize> = fields
+            .iter()
+            .enumerate()
+            .filter(|(_, f)| get(&f.attrs).is_some())
+            .map(|(i, _)| i)
+            .collect();
         if marked.len() > 1 {
-            return Err(err(get(&fields[marked[1]].attrs).unwrap_or_else(Span::call_site), format!("only one field can be #[bao({what})]")));
+            return Err(err(
+                get(&fields[marked[1]].attrs).unwrap_or_else(Span::call_site),
+                format!("only one field can be #[bao({what})]"),
+            ));
         }
         Ok(marked.first().copied())
     };
@@ -201,20 +286,33 @@ pub fn expand(input: DeriveInput) -> syn::Result<TokenStream> {
     let ttl = one(|a| a.ttl, "ttl")?;
     if let Some(i) = auto {
         if !pk.contains(&i) && !sk.contains(&i) {
-            return Err(err(fields[i].attrs.auto.unwrap_or_else(Span::call_site), "#[bao(auto)] belongs on a primary key field"));
+            return Err(err(
+                fields[i].attrs.auto.unwrap_or_else(Span::call_site),
+                "#[bao(auto)] belongs on a primary key field",
+            ));
         }
     }
     for (i, f) in fields.iter().enumerate() {
         if let Some(span) = f.attrs.skipped {
-            let in_key = pk.contains(&i) || sk.contains(&i) || index_fields.iter().any(|(a, b)| a.contains(&i) || b.contains(&i));
+            let in_key = pk.contains(&i)
+                || sk.contains(&i)
+                || index_fields
+                    .iter()
+                    .any(|(a, b)| a.contains(&i) || b.contains(&i));
             if in_key || [created_at, updated_at, version, ttl].contains(&Some(i)) {
-                return Err(err(span, "a key or managed field cannot be skipped or flattened"));
+                return Err(err(
+                    span,
+                    "a key or managed field cannot be skipped or flattened",
+                ));
             }
         }
     }
     for &i in pk.iter().chain(&sk) {
         if ttl == Some(i) || version == Some(i) || updated_at == Some(i) {
-            return Err(err(fields[i].ident.span(), "a managed field (ttl, version, updated_at) cannot be part of the primary key"));
+            return Err(err(
+                fields[i].ident.span(),
+                "a managed field (ttl, version, updated_at) cannot be part of the primary key",
+            ));
         }
     }
 
@@ -237,8 +335,14 @@ pub fn expand(input: DeriveInput) -> syn::Result<TokenStream> {
         })
     };
     checks.extend(typed(auto, quote!(::dynabao::__private::Ulid)));
-    checks.extend(typed(created_at, quote!(::dynabao::__private::DateTime<::dynabao::__private::Utc>)));
-    checks.extend(typed(updated_at, quote!(::dynabao::__private::DateTime<::dynabao::__private::Utc>)));
+    checks.extend(typed(
+        created_at,
+        quote!(::dynabao::__private::DateTime<::dynabao::__private::Utc>),
+    ));
+    checks.extend(typed(
+        updated_at,
+        quote!(::dynabao::__private::DateTime<::dynabao::__private::Utc>),
+    ));
     checks.extend(typed(version, quote!(u64)));
     let ttl_repr = match ttl {
         Some(i) => {
@@ -251,7 +355,8 @@ pub fn expand(input: DeriveInput) -> syn::Result<TokenStream> {
     // The schema.
     let ident_str = ident.to_string();
     let global = container.global;
-    let schemas = |ids: &[usize]| -> Vec<TokenStream> { ids.iter().map(|&i| fields[i].schema()).collect() };
+    let schemas =
+        |ids: &[usize]| -> Vec<TokenStream> { ids.iter().map(|&i| fields[i].schema()).collect() };
     let pk_schema = schemas(&pk);
     let sk_schema = schemas(&sk);
     let all_schema: Vec<TokenStream> = fields.iter().map(FieldInfo::schema).collect();
@@ -344,8 +449,14 @@ pub fn expand(input: DeriveInput) -> syn::Result<TokenStream> {
     let set_updated = field_ident(updated_at).map(|f| quote! { self.#f = __now; });
     let set_version_one = field_ident(version).map(|f| quote! { self.#f = 1; });
     let (get_version, set_version) = match field_ident(version) {
-        Some(f) => (quote! { ::core::option::Option::Some(self.#f) }, quote! { self.#f = __version; }),
-        None => (quote! { ::core::option::Option::None }, quote! { let _ = __version; }),
+        Some(f) => (
+            quote! { ::core::option::Option::Some(self.#f) },
+            quote! { self.#f = __version; },
+        ),
+        None => (
+            quote! { ::core::option::Option::None },
+            quote! { let _ = __version; },
+        ),
     };
 
     // Field constants.
@@ -353,7 +464,10 @@ pub fn expand(input: DeriveInput) -> syn::Result<TokenStream> {
         let name = format_ident!("{}", f.name().to_uppercase(), span = f.ident.span());
         let ty = &f.ty;
         let schema = f.schema();
-        let doc = format!("The `{}` field, for typed conditions and updates.", f.name());
+        let doc = format!(
+            "The `{}` field, for typed conditions and updates.",
+            f.name()
+        );
         quote! {
             #[doc = #doc]
             pub const #name: ::dynabao::Field<#ident, #ty> = ::dynabao::Field::new(&#schema);
@@ -381,7 +495,11 @@ pub fn expand(input: DeriveInput) -> syn::Result<TokenStream> {
     let key_pushes = pk_sk.iter().map(|&i| {
         let arg = &fields[i].ident;
         let name = fields[i].name();
-        let method = if pk.contains(&i) { quote!(pk) } else { quote!(sk) };
+        let method = if pk.contains(&i) {
+            quote!(pk)
+        } else {
+            quote!(sk)
+        };
         quote! { let __b = __b.#method(#name, #arg)?; }
     });
     let key_arg_names: Vec<&Ident> = pk_sk.iter().map(|&i| &fields[i].ident).collect();

@@ -151,7 +151,12 @@ fn operand<M: Model>(p: &mut Placeholders, attr: &str, v: &Operand) -> Result<St
 fn render<M: Model>(node: &Node, p: &mut Placeholders) -> Result<String, Error> {
     Ok(match node {
         Node::Cmp(attr, op, v) => {
-            format!("{} {} {}", p.name(attr), op.as_str(), operand::<M>(p, attr, v)?)
+            format!(
+                "{} {} {}",
+                p.name(attr),
+                op.as_str(),
+                operand::<M>(p, attr, v)?
+            )
         }
         Node::Between(attr, lo, hi) => format!(
             "{} BETWEEN {} AND {}",
@@ -160,7 +165,11 @@ fn render<M: Model>(node: &Node, p: &mut Placeholders) -> Result<String, Error> 
             operand::<M>(p, attr, hi)?
         ),
         Node::BeginsWith(attr, v) => {
-            format!("begins_with({}, {})", p.name(attr), operand::<M>(p, attr, v)?)
+            format!(
+                "begins_with({}, {})",
+                p.name(attr),
+                operand::<M>(p, attr, v)?
+            )
         }
         Node::Contains(attr, v) => {
             format!("contains({}, {})", p.name(attr), operand::<M>(p, attr, v)?)
@@ -188,7 +197,11 @@ fn render<M: Model>(node: &Node, p: &mut Placeholders) -> Result<String, Error> 
             p.value(AttributeValue::N(n.to_string()))
         ),
         Node::And(nodes) | Node::Or(nodes) => {
-            let joiner = if matches!(node, Node::And(_)) { " AND " } else { " OR " };
+            let joiner = if matches!(node, Node::And(_)) {
+                " AND "
+            } else {
+                " OR "
+            };
             let parts = nodes
                 .iter()
                 .map(|n| render::<M>(n, p))

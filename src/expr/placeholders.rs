@@ -4,6 +4,11 @@ use std::collections::HashMap;
 
 use aws_sdk_dynamodb::types::AttributeValue;
 
+/// `ExpressionAttributeNames`: placeholder to attribute name.
+pub type NameMap = HashMap<String, String>;
+/// `ExpressionAttributeValues`: placeholder to value.
+pub type ValueMap = HashMap<String, AttributeValue>;
+
 /// Allocates placeholders for one request, so condition, key, filter and update expressions of
 /// that request never collide and any attribute name (reserved words included) just works.
 #[derive(Debug, Default)]
@@ -53,12 +58,7 @@ impl Placeholders {
     }
 
     /// Both maps, consuming the set.
-    pub fn into_maps(
-        self,
-    ) -> (
-        Option<HashMap<String, String>>,
-        Option<HashMap<String, AttributeValue>>,
-    ) {
+    pub fn into_maps(self) -> (Option<NameMap>, Option<ValueMap>) {
         let names = self.names();
         let values = (!self.values.is_empty()).then_some(self.values);
         (names, values)

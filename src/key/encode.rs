@@ -245,8 +245,7 @@ pub fn write_serialized_str<T: serde::Serialize + ?Sized>(
             Ok(())
         }
         Ok(_) => Err(InvalidKeyPart(
-            "value does not serialize to a string; only unit enum variants can be key parts"
-                .into(),
+            "value does not serialize to a string; only unit enum variants can be key parts".into(),
         )),
         Err(e) => Err(InvalidKeyPart(e.to_string())),
     }
@@ -295,7 +294,16 @@ mod tests {
 
     #[test]
     fn floats_order_and_reject_nan() {
-        let xs = [f64::NEG_INFINITY, -1e300, -1.5, -0.0, 0.0, 1e-300, 2.5, f64::INFINITY];
+        let xs = [
+            f64::NEG_INFINITY,
+            -1e300,
+            -1.5,
+            -0.0,
+            0.0,
+            1e-300,
+            2.5,
+            f64::INFINITY,
+        ];
         for pair in xs.windows(2) {
             assert!(enc(&pair[0]) <= enc(&pair[1]), "{pair:?}");
         }

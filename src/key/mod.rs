@@ -8,12 +8,12 @@ mod encode;
 mod layout;
 mod model_keys;
 
-pub use encode::{decode_text, encode_part, InvalidKeyPart, KeyPart, KeyWriter};
 #[doc(hidden)]
 pub use encode::write_serialized_str;
+pub use encode::{decode_text, encode_part, InvalidKeyPart, KeyPart, KeyWriter};
 pub use layout::{parse_key, KeyScope, KeyValue, KeyValueBuilder, ParsedKey};
-pub use model_keys::{InvalidKey, Key, KeyBuilder};
 pub(crate) use model_keys::{check_item_scope, half_value, index_halves, item_keys};
+pub use model_keys::{InvalidKey, Key, KeyBuilder};
 
 /// The stored attribute holding the partition key.
 pub const PK_ATTR: &str = "_pk";
@@ -39,5 +39,7 @@ pub fn gsi_sk_attr(n: u8) -> String {
 
 /// Whether an attribute name is one dynabao writes for keys (never a model field).
 pub fn is_key_attr(name: &str) -> bool {
-    name == PK_ATTR || name == SK_ATTR || (name.starts_with("_gsi") && (name.ends_with("_pk") || name.ends_with("_sk")))
+    name == PK_ATTR
+        || name == SK_ATTR
+        || (name.starts_with("_gsi") && (name.ends_with("_pk") || name.ends_with("_sk")))
 }

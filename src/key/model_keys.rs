@@ -91,13 +91,21 @@ pub struct KeyBuilder<M> {
 
 impl<M: Model> KeyBuilder<M> {
     /// Appends a partition key field.
-    pub fn pk<T: KeyPart + ?Sized>(mut self, field: &'static str, value: &T) -> Result<Self, InvalidKey> {
+    pub fn pk<T: KeyPart + ?Sized>(
+        mut self,
+        field: &'static str,
+        value: &T,
+    ) -> Result<Self, InvalidKey> {
         self.pk.push(value).map_err(|e| invalid(field, e))?;
         Ok(self)
     }
 
     /// Appends a sort key field.
-    pub fn sk<T: KeyPart + ?Sized>(mut self, field: &'static str, value: &T) -> Result<Self, InvalidKey> {
+    pub fn sk<T: KeyPart + ?Sized>(
+        mut self,
+        field: &'static str,
+        value: &T,
+    ) -> Result<Self, InvalidKey> {
         self.sk.push(value).map_err(|e| invalid(field, e))?;
         Ok(self)
     }
@@ -137,10 +145,7 @@ impl From<InvalidKey> for Error {
 }
 
 fn invalid(field: &'static str, e: super::InvalidKeyPart) -> InvalidKey {
-    InvalidKey {
-        field,
-        reason: e.0,
-    }
+    InvalidKey { field, reason: e.0 }
 }
 
 /// Encodes one key half from stored field values. `Ok(None)` when an optional field is `None`:
@@ -200,9 +205,7 @@ pub(crate) fn index_halves(
 /// `_sk` must start with `[tenant]#prefix#` (or `prefix#` for global keys).
 pub(crate) fn check_item_scope<M: Model>(scope: &KeyScope, item: &Item) -> Result<(), Error> {
     let expected = scope.model_prefix(M::SCHEMA.prefix);
-    let carries = |attr: &str| {
-        matches!(item.get(attr), Some(AttributeValue::S(s)) if s.starts_with(&expected))
-    };
+    let carries = |attr: &str| matches!(item.get(attr), Some(AttributeValue::S(s)) if s.starts_with(&expected));
     if carries(PK_ATTR) && carries(SK_ATTR) {
         Ok(())
     } else {

@@ -23,7 +23,12 @@ pub(crate) fn condition_failed<M: Model>(expect: Expect, stored: Option<Item>) -
     match (expect, stored) {
         (Expect::Absent, Some(_)) => Error::AlreadyExists { model },
         (Expect::Present { .. }, None) => Error::NotFound { model },
-        (Expect::Present { version: Some(expected) }, Some(item)) => {
+        (
+            Expect::Present {
+                version: Some(expected),
+            },
+            Some(item),
+        ) => {
             let actual = stored_version::<M>(&item);
             if actual != Some(expected) {
                 Error::VersionConflict {

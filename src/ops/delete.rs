@@ -58,7 +58,10 @@ impl<'a, M: Model> Delete<'a, M> {
         let mut conditions = vec![format!("attribute_exists({})", p.name(PK_ATTR))];
         if let Some(v) = self.version {
             let field = M::SCHEMA.version.ok_or_else(|| {
-                Error::invalid_request(M::SCHEMA.name, "if_version on a model without #[bao(version)]")
+                Error::invalid_request(
+                    M::SCHEMA.name,
+                    "if_version on a model without #[bao(version)]",
+                )
             })?;
             let name = p.name(field.attr);
             let value = p.value(AttributeValue::N(v.to_string()));
@@ -98,7 +101,15 @@ impl<'a, M: Model> Delete<'a, M> {
         let expect = Expect::Present {
             version: self.version,
         };
-        match exec::send("DeleteItem", self.db.table(), M::SCHEMA.name, &scope, fluent.send()).await {
+        match exec::send(
+            "DeleteItem",
+            self.db.table(),
+            M::SCHEMA.name,
+            &scope,
+            fluent.send(),
+        )
+        .await
+        {
             Ok(out) => match non_empty(out.attributes) {
                 Some(item) => codec::decode_checked(&scope, item),
                 // The condition guarantees an item existed; no attributes means none was deleted.

@@ -62,9 +62,15 @@ impl<'a, M: Model> Find<'a, M> {
     pub async fn send(self) -> Result<Option<M>, Error> {
         let scope = self.db.scope_for::<M>().await?;
         let fluent = self.build(&scope)?;
-        let out = exec::send("GetItem", self.db.table(), M::SCHEMA.name, &scope, fluent.send())
-            .await
-            .map_err(|e| Error::dynamo("GetItem", e.into_service_error()))?;
+        let out = exec::send(
+            "GetItem",
+            self.db.table(),
+            M::SCHEMA.name,
+            &scope,
+            fluent.send(),
+        )
+        .await
+        .map_err(|e| Error::dynamo("GetItem", e.into_service_error()))?;
         match out.item {
             Some(item) if !item.is_empty() => codec::decode_checked(&scope, item).map(Some),
             _ => Ok(None),

@@ -90,7 +90,13 @@ impl<'a, M: Model> Put<'a, M> {
     {
         let scope = self.db.scope_for::<M>().await?;
         let mut item = self.item.clone();
-        let (fluent, _) = build(self.db, self.mode, self.condition.as_ref(), &scope, &mut item)?;
+        let (fluent, _) = build(
+            self.db,
+            self.mode,
+            self.condition.as_ref(),
+            &scope,
+            &mut item,
+        )?;
         fluent
             .as_input()
             .clone()
@@ -102,8 +108,21 @@ impl<'a, M: Model> Put<'a, M> {
     pub async fn send(self) -> Result<M, Error> {
         let scope = self.db.scope_for::<M>().await?;
         let mut item = self.item;
-        let (fluent, expect) = build(self.db, self.mode, self.condition.as_ref(), &scope, &mut item)?;
-        let result = exec::send("PutItem", self.db.table(), M::SCHEMA.name, &scope, fluent.send()).await;
+        let (fluent, expect) = build(
+            self.db,
+            self.mode,
+            self.condition.as_ref(),
+            &scope,
+            &mut item,
+        )?;
+        let result = exec::send(
+            "PutItem",
+            self.db.table(),
+            M::SCHEMA.name,
+            &scope,
+            fluent.send(),
+        )
+        .await;
         match result {
             Ok(_) => Ok(item),
             Err(err) => Err(match err.into_service_error() {
@@ -126,26 +145,26 @@ impl<'a, M: Model> IntoFuture for Put<'a, M> {
 }
 
 fn prepare<M: Model>(mode: Mode, item: &mut M) -> Expect {
-        let now = Utc::now();
-        match mode {
-            Mode::Create => {
-                item.prepare_create(now);
-                Expect::Absent
+    let now = Utc::now();
+    match mode {
+        Mode::Create => {
+            item.prepare_create(now);
+            Expect::Absent
+        }
+        Mode::Upsert => {
+            item.touch(now);
+            Expect::Anything
+        }
+        Mode::Replace => {
+            let version = item.version();
+            if let Some(v) = version {
+                item.set_version(v.saturating_add(1));
             }
-            Mode::Upsert => {
-                item.touch(now);
-                Expect::Anything
-            }
-            Mode::Replace => {
-                let version = item.version();
-                if let Some(v) = version {
-                    item.set_version(v.saturating_add(1));
-                }
-                item.touch(now);
-                Expect::Present { version }
-            }
+            item.touch(now);
+            Expect::Present { version }
         }
     }
+}
 
 fn build<M: Model>(
     db: &Db,
@@ -154,38 +173,37 @@ fn build<M: Model>(
     scope: &KeyScope,
     item: &mut M,
 ) -> Result<(PutItemFluentBuilder, Expect), Error> {
-        let expect = prepare(mode, item);
-        let stored = codec::encode_with_keys(scope, item)?;
-        let mut p = Placeholders::new();
-        let mut conditions = Vec::new();
-        match expect {
-            Expect::Absent => conditions.push(format!("attribute_not_exists({})", p.name(PK_ATTR))),
-            Expect::Present { version } => {
-                conditions.push(format!("attribute_exists({})", p.name(PK_ATTR)));
-                if let (Some(v), Some(field)) = (version, M::SCHEMA.version) {
-                    let name = p.name(field.attr);
-                    let value = p.value(aws_sdk_dynamodb::types::AttributeValue::N(v.to_string()));
-                    conditions.push(format!("{name} = {value}"));
-                }
+    let expect = prepare(mode, item);
+    let stored = codec::encode_with_keys(scope, item)?;
+    let mut p = Placeholders::new();
+    let mut conditions = Vec::new();
+    match expect {
+        Expect::Absent => conditions.push(format!("attribute_not_exists({})", p.name(PK_ATTR))),
+        Expect::Present { version } => {
+            conditions.push(format!("attribute_exists({})", p.name(PK_ATTR)));
+            if let (Some(v), Some(field)) = (version, M::SCHEMA.version) {
+                let name = p.name(field.attr);
+                let value = p.value(aws_sdk_dynamodb::types::AttributeValue::N(v.to_string()));
+                conditions.push(format!("{name} = {value}"));
             }
-            Expect::Anything => {}
         }
-        if let Some(c) = condition {
-            conditions.push(c.render(&mut p)?);
-        }
-        let mut fluent = db
-            .client()
-            .put_item()
-            .table_name(db.table())
-            .set_item(Some(stored));
-        if !conditions.is_empty() {
-            let (names, values) = p.into_maps();
-            fluent = fluent
-                .condition_expression(conditions.join(" AND "))
-                .set_expression_attribute_names(names)
-                .set_expression_attribute_values(values)
-                .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld);
-        }
-        Ok((fluent, expect))
+        Expect::Anything => {}
     }
-
+    if let Some(c) = condition {
+        conditions.push(c.render(&mut p)?);
+    }
+    let mut fluent = db
+        .client()
+        .put_item()
+        .table_name(db.table())
+        .set_item(Some(stored));
+    if !conditions.is_empty() {
+        let (names, values) = p.into_maps();
+        fluent = fluent
+            .condition_expression(conditions.join(" AND "))
+            .set_expression_attribute_names(names)
+            .set_expression_attribute_values(values)
+            .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld);
+    }
+    Ok((fluent, expect))
+}

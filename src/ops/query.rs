@@ -146,9 +146,15 @@ impl<'a, M: Model> Query<'a, M> {
 
     async fn page(&self, scope: &KeyScope) -> Result<Page<M>, Error> {
         let fluent = self.build(scope)?;
-        let out = exec::send("Query", self.db.table(), M::SCHEMA.name, scope, fluent.send())
-            .await
-            .map_err(|e| Error::dynamo("Query", e.into_service_error()))?;
+        let out = exec::send(
+            "Query",
+            self.db.table(),
+            M::SCHEMA.name,
+            scope,
+            fluent.send(),
+        )
+        .await
+        .map_err(|e| Error::dynamo("Query", e.into_service_error()))?;
         let items = out
             .items
             .unwrap_or_default()

@@ -116,7 +116,10 @@ impl<'a, M: Model> Update<'a, M> {
 
         for (field, change) in &self.changes {
             if !seen.insert(field.attr) {
-                return Err(Self::invalid(format!("field {} is changed twice", field.name)));
+                return Err(Self::invalid(format!(
+                    "field {} is changed twice",
+                    field.name
+                )));
             }
             if schema.is_primary_key_attr(field.attr) {
                 return Err(Self::invalid(format!(
@@ -133,7 +136,9 @@ impl<'a, M: Model> Update<'a, M> {
             let name = p.name(field.attr);
             match change {
                 Change::Set(v) => {
-                    let v = v.clone().map_err(|e| Self::invalid(format!("{}: {e}", field.name)))?;
+                    let v = v
+                        .clone()
+                        .map_err(|e| Self::invalid(format!("{}: {e}", field.name)))?;
                     new_values.insert(field.attr, Some(v.clone()));
                     let stored = codec::field_to_stored::<M>(field.attr, v)?;
                     sets.push(format!("{name} = {}", p.value(stored)));
@@ -143,7 +148,9 @@ impl<'a, M: Model> Update<'a, M> {
                     removes.push(name);
                 }
                 Change::Add(v) => {
-                    let v = v.clone().map_err(|e| Self::invalid(format!("{}: {e}", field.name)))?;
+                    let v = v
+                        .clone()
+                        .map_err(|e| Self::invalid(format!("{}: {e}", field.name)))?;
                     added.insert(field.attr);
                     adds.push(format!("{name} {}", p.value(v)));
                 }
@@ -152,8 +159,12 @@ impl<'a, M: Model> Update<'a, M> {
 
         if let Some(updated) = schema.updated_at {
             if !seen.contains(updated.attr) {
-                let now = serde_dynamo::to_attribute_value(Utc::now())
-                    .map_err(|source| Error::Encode { model: schema.name, source })?;
+                let now = serde_dynamo::to_attribute_value(Utc::now()).map_err(|source| {
+                    Error::Encode {
+                        model: schema.name,
+                        source,
+                    }
+                })?;
                 let name = p.name(updated.attr);
                 sets.push(format!("{name} = {}", p.value(now)));
             }
@@ -182,9 +193,8 @@ impl<'a, M: Model> Update<'a, M> {
                         index.name, missing.name
                     )));
                 }
-                let value = key::half_value::<M>(fields, |a| {
-                    new_values.get(a).and_then(|v| v.as_ref())
-                })?;
+                let value =
+                    key::half_value::<M>(fields, |a| new_values.get(a).and_then(|v| v.as_ref()))?;
                 let name = p.name(attr);
                 match value {
                     Some(v) => {
@@ -214,7 +224,10 @@ impl<'a, M: Model> Update<'a, M> {
                 .version
                 .ok_or_else(|| Self::invalid("if_version on a model without #[bao(version)]"))?;
             let name = p.name(field.attr);
-            conditions.push(format!("{name} = {}", p.value(AttributeValue::N(v.to_string()))));
+            conditions.push(format!(
+                "{name} = {}",
+                p.value(AttributeValue::N(v.to_string()))
+            ));
         }
         if let Some(c) = &self.condition {
             conditions.push(c.render(&mut p)?);
@@ -251,7 +264,15 @@ impl<'a, M: Model> Update<'a, M> {
         let expect = Expect::Present {
             version: self.version,
         };
-        match exec::send("UpdateItem", self.db.table(), M::SCHEMA.name, &scope, fluent.send()).await {
+        match exec::send(
+            "UpdateItem",
+            self.db.table(),
+            M::SCHEMA.name,
+            &scope,
+            fluent.send(),
+        )
+        .await
+        {
             Ok(out) => match non_empty(out.attributes) {
                 Some(item) => codec::decode_checked(&scope, item),
                 None => Err(Error::MalformedItem {

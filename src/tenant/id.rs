@@ -264,6 +264,13 @@ impl IntoTenantId for &String {
     }
 }
 
+/// A ULID's 26 Crockford base32 characters are always a valid tenant id, so this cannot fail.
+impl From<ulid::Ulid> for TenantId {
+    fn from(id: ulid::Ulid) -> Self {
+        TenantId(Arc::from(id.to_string()))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -395,6 +402,17 @@ mod tests {
     }
 
     #[test]
+    fn ulids_are_valid_tenant_ids() {
+        for _ in 0..100 {
+            let ulid = ulid::Ulid::new();
+            let id = TenantId::from(ulid);
+            assert_eq!(TenantId::new(ulid.to_string()).unwrap(), id);
+            assert_eq!(id.as_str().len(), 26);
+        }
+        assert_eq!(TenantId::from(ulid::Ulid::nil()).as_str(), "0".repeat(26));
+    }
+
+    #[test]
     fn clone_shares_the_allocation() {
         let id = TenantId::new("acme").unwrap();
         let copy = id.clone();
@@ -460,12 +478,5 @@ mod tests {
             prop_assert_eq!(id.as_str(), s.as_str());
             prop_assert_eq!(s.parse::<TenantId>().ok(), Some(id));
         }
-    }
-}
-
-/// A ULID's 26 Crockford base32 characters are always a valid tenant id, so this cannot fail.
-impl From<ulid::Ulid> for TenantId {
-    fn from(id: ulid::Ulid) -> Self {
-        TenantId(Arc::from(id.to_string()))
     }
 }

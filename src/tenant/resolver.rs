@@ -51,6 +51,7 @@ pub fn resolver_error(e: impl Into<BoxError>) -> Error {
 
 /// A resolver made from a synchronous closure; built by [`resolver_fn`].
 pub struct FnResolver<F> {
+    /// The closure, called once per lookup.
     f: F,
 }
 
@@ -91,6 +92,7 @@ impl<F> fmt::Debug for FnResolver<F> {
 
 /// A resolver made from a closure that returns a future; built by [`async_resolver_fn`].
 pub struct AsyncFnResolver<F> {
+    /// The closure, called once per lookup; its future is awaited.
     f: F,
 }
 

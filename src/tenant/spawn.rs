@@ -60,7 +60,9 @@ impl<F: Future> InCurrentTenant for F {
 /// of `unsafe` pin projection.
 #[must_use = "futures do nothing unless you `.await` or poll them"]
 pub struct InTenant<F> {
+    /// The wrapped future inside its task-local scope.
     inner: Pin<Box<TaskLocalFuture<Option<TenantId>, F>>>,
+    /// A copy of the captured tenant, for [`InTenant::tenant`] and `Debug`.
     tenant: Option<TenantId>,
 }
 

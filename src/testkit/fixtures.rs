@@ -21,7 +21,11 @@ pub async fn fresh_db_with(tenancy: Tenancy) -> Result<Db, Error> {
 
 /// Like [`fresh_db`], with `counter` counting every request the handle sends.
 pub async fn fresh_db_counted(counter: &RequestCounter) -> Result<Db, Error> {
-    let db = Db::new(sdk_client_with(counter).await?, unique_name("t-"), Tenancy::On);
+    let db = Db::new(
+        sdk_client_with(counter).await?,
+        unique_name("t-"),
+        Tenancy::On,
+    );
     db.create_table().await?;
     Ok(db)
 }

@@ -6,7 +6,7 @@ use std::process::Command;
 use super::*;
 
 fn using_local_server() -> bool {
-    std::env::var_os(ENDPOINT_VAR).map_or(true, |v| v.is_empty())
+    !matches!(std::env::var_os(ENDPOINT_VAR), Some(v) if !v.is_empty())
 }
 
 #[tokio::test]
@@ -107,7 +107,8 @@ fn cache_dir_matches_the_launcher_script() {
         let from_rust = String::from_utf8(from_rust.stdout).unwrap();
         let from_rust = from_rust
             .lines()
-            .find_map(|line| line.strip_prefix("DYNABAO_CACHE="))
+            // The harness prints "test <name> ... " without a newline before the helper's output.
+            .find_map(|line| line.split_once("DYNABAO_CACHE=").map(|(_, dir)| dir))
             .unwrap_or_else(|| panic!("no cache line in {from_rust}"));
 
         assert_eq!(
@@ -257,11 +258,11 @@ mod orphans {
         let stdout = child.0.stdout.take().unwrap();
         let (tx, rx) = mpsc::channel();
         std::thread::spawn(move || {
+            // Drain to the end even after the pid arrived: closing the pipe early would make the
+            // helper's later output fail with EPIPE and the helper exit with an error.
             for line in BufReader::new(stdout).lines() {
                 let Ok(line) = line else { break };
-                if tx.send(line).is_err() {
-                    break;
-                }
+                let _ = tx.send(line);
             }
         });
         let deadline = Instant::now() + Duration::from_secs(120);
@@ -270,7 +271,8 @@ mod orphans {
             let left = deadline.saturating_duration_since(Instant::now());
             match rx.recv_timeout(left) {
                 Ok(line) => {
-                    if let Some(pid) = line.strip_prefix(PID_LINE) {
+                    // The harness prints "test <name> ... " without a newline first.
+                    if let Some((_, pid)) = line.split_once(PID_LINE) {
                         let pid: u32 = pid.trim().parse().unwrap();
                         return (child, JavaGuard(pid));
                     }

@@ -96,3 +96,32 @@ pub struct Session {
     #[bao(ttl)]
     pub expires_at: DateTime<Utc>,
 }
+
+/// A model whose index sort key is built from two ordinary (non-key) fields, for the rule that an
+/// update must give every field of an index key half it touches.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Model)]
+#[bao(prefix = "task")]
+#[bao(index(name = "by_board", gsi = 2, pk = "board", sk = ["lane", "rank"]))]
+pub struct Task {
+    #[bao(pk, auto)]
+    pub id: Ulid,
+    pub board: String,
+    pub lane: String,
+    pub rank: u32,
+    pub title: String,
+    #[bao(version)]
+    pub version: u64,
+}
+
+impl Task {
+    pub fn new(board: &str, lane: &str, rank: u32, title: &str) -> Self {
+        Task {
+            id: Ulid::nil(),
+            board: board.into(),
+            lane: lane.into(),
+            rank,
+            title: title.into(),
+            version: 0,
+        }
+    }
+}

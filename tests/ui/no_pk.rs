@@ -1,0 +1,10 @@
+use dynabao::Model;
+use serde::{Deserialize, Serialize};
+
+#[derive(Serialize, Deserialize, Model)]
+#[bao(prefix = "u")]
+struct User {
+    id: String,
+}
+
+fn main() {}

@@ -1,0 +1,13 @@
+use dynabao::Model;
+use serde::{Deserialize, Serialize};
+
+#[derive(Serialize, Deserialize, Model)]
+#[bao(prefix = "u")]
+struct User {
+    #[bao(pk)]
+    id: String,
+    #[bao(version)]
+    version: String,
+}
+
+fn main() {}
