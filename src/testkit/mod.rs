@@ -26,6 +26,8 @@
 
 mod counter;
 mod fixtures;
+// The only unsafe code in the crate: setting a parent-death signal on the DynamoDB Local child.
+#[allow(unsafe_code)]
 mod local;
 #[cfg(test)]
 mod tests;
