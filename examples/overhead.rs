@@ -75,8 +75,14 @@ fn raw_item(tenant: &str, u: &User) -> HashMap<String, AttributeValue> {
 
 fn raw_key(tenant: &str, id: Ulid) -> HashMap<String, AttributeValue> {
     HashMap::from([
-        ("_pk".to_owned(), AttributeValue::S(format!("[{tenant}]#u#{id}"))),
-        ("_sk".to_owned(), AttributeValue::S(format!("[{tenant}]#u#_"))),
+        (
+            "_pk".to_owned(),
+            AttributeValue::S(format!("[{tenant}]#u#{id}")),
+        ),
+        (
+            "_sk".to_owned(),
+            AttributeValue::S(format!("[{tenant}]#u#_")),
+        ),
     ])
 }
 
@@ -91,7 +97,11 @@ async fn main() -> dynabao::Result<()> {
         .and_then(|v| v.parse().ok())
         .unwrap_or(2000);
     let client = dynabao::testkit::sdk_client().await?;
-    let db = Db::new(client.clone(), dynabao::testkit::unique_name("overhead-"), Tenancy::On);
+    let db = Db::new(
+        client.clone(),
+        dynabao::testkit::unique_name("overhead-"),
+        Tenancy::On,
+    );
     db.create_table().await?;
     let tenant = "bench";
     let ids: Vec<Ulid> = (0..n).map(|_| Ulid::new()).collect();

@@ -3,6 +3,14 @@
 //! [`encode`] turns single values into order-preserving strings; [`layout`] joins them with the
 //! tenant and model prefix into `_pk`, `_sk` and `_gsiN_*` values and parses them back. Nothing
 //! else in the crate writes a key string, and no public API accepts one.
+//!
+//! # Sparse indexes
+//!
+//! Each half of an index key (`_gsiN_pk`, `_gsiN_sk`) is written when all of *its own* fields are
+//! present, and removed when one of them becomes `None`. An item is in an index exactly when both
+//! halves are present, that is when every field of the index key is present. Writing the halves
+//! independently is what lets an update recompute the half whose fields it changes from the values
+//! it is given, without reading the item first: the other half is already right.
 
 mod encode;
 mod layout;

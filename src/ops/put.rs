@@ -115,6 +115,7 @@ impl<'a, M: Model> Put<'a, M> {
             &scope,
             &mut item,
         )?;
+        let stored_form = M::SCHEMA.ttl.and_then(|_| fluent.get_item().clone());
         let result = exec::send(
             "PutItem",
             self.db.table(),
@@ -124,7 +125,11 @@ impl<'a, M: Model> Put<'a, M> {
         )
         .await;
         match result {
-            Ok(_) => Ok(item),
+            // A TTL is stored in whole seconds; hand back what a read will return.
+            Ok(_) => match stored_form {
+                Some(stored) => codec::decode_unchecked(stored),
+                None => Ok(item),
+            },
             Err(err) => Err(match err.into_service_error() {
                 PutItemError::ConditionalCheckFailedException(e) => {
                     condition_failed::<M>(expect, non_empty(e.item))

@@ -368,6 +368,22 @@ async fn update_of_a_key_or_version_field_is_rejected_before_sending() -> R {
                 .unwrap_err(),
             "rank",
         );
+        // A version check on a model without a version.
+        invalid(
+            Post::update(&db, &author, &1i64)
+                .if_version(1)
+                .set(Post::TITLE, "x")
+                .await
+                .unwrap_err(),
+            "version",
+        );
+        invalid(
+            Post::delete(&db, &author, &1i64)
+                .if_version(1)
+                .await
+                .unwrap_err(),
+            "version",
+        );
         assert_eq!(counter.count(), sent, "nothing may be sent");
         assert_eq!(User::find(&db, &u.id).await?, Some(u.clone()));
         assert_eq!(Post::find(&db, &author, &1i64).await?, Some(p));
@@ -518,6 +534,33 @@ async fn update_of_an_index_field_moves_the_item_in_one_request() -> R {
         assert_eq!(
             ids(User::query_by_email(&db, "g2@x.io").all().await?),
             [u.id]
+        );
+
+        // Changing created_at (the by_status sort half) reorders the index.
+        User::update(&db, &u.id)
+            .set(User::STATUS, Status::Active)
+            .await?;
+        assert_eq!(
+            ids(User::query_by_status(&db, &Status::Active).all().await?),
+            [u.id, other.id]
+        );
+        let early = Utc.with_ymd_and_hms(1999, 12, 31, 23, 59, 59).unwrap();
+        let before = counter.count();
+        let moved = User::update(&db, &other.id)
+            .set(User::CREATED_AT, early)
+            .await?;
+        assert_eq!(counter.count(), before + 1);
+        assert_eq!(moved.created_at, early);
+        assert_eq!(
+            ids(User::query_by_status(&db, &Status::Active).all().await?),
+            [other.id, u.id]
+        );
+        let raw = raw_get(&db, &user_pk(&t, other.id), &user_sk(&t))
+            .await
+            .unwrap();
+        assert_eq!(
+            s(&raw, "_gsi1_sk"),
+            Some(format!("[{t}]#u#1999-12-31T23:59:59.000000000Z").as_str())
         );
         Ok::<_, Error>(())
     })
@@ -690,6 +733,23 @@ async fn replace_checks_existence_and_version() -> R {
             ),
             "{err:?}"
         );
+
+        // A model without a version: replace needs the item to exist, nothing more.
+        let author = Ulid::new();
+        let mut p = Post {
+            author_id: author,
+            seq: 4,
+            title: "v1".into(),
+            published_at: Utc.with_ymd_and_hms(2024, 1, 1, 0, 0, 0).unwrap(),
+            tag: None,
+        };
+        let err = Post::replace(&db, p.clone()).await.unwrap_err();
+        assert!(matches!(err, Error::NotFound { model: "Post" }), "{err:?}");
+        assert_eq!(Post::find(&db, &author, &4i64).await?, None);
+        Post::create(&db, p.clone()).await?;
+        p.title = "v2".into();
+        assert_eq!(Post::replace(&db, p.clone()).await?, p);
+        assert_eq!(Post::find(&db, &author, &4i64).await?, Some(p));
         Ok::<_, Error>(())
     })
     .await
@@ -1300,7 +1360,6 @@ async fn ttl_is_stored_as_epoch_seconds_under_camel_case_names() -> R {
 /// `create` documents that it "returns the value as stored"; a TTL with a fraction of a second is
 /// stored as whole epoch seconds, so what create returns and what find reads back must agree.
 #[tokio::test]
-#[ignore = "BUG: Put::send returns the caller's TTL value with sub-second precision, but only whole epoch seconds are stored (src/ops/put.rs send, src/codec.rs ttl_to_stored)"]
 async fn ttl_with_a_fraction_of_a_second_reads_back_as_created() -> R {
     let db = fresh_db().await?;
     TenantContext::run_with_tenant(fresh_tenant(), async {

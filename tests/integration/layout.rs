@@ -113,10 +113,10 @@ fn expected_keys(prefix: &str, tagged: bool) -> BTreeMap<&'static str, Option<us
                 ("_sk", Some(1)),
                 ("_gsi1_pk", Some(1)),
                 ("_gsi1_sk", Some(1)),
-                ("_gsi3_sk", Some(2)),
             ];
             if tagged {
                 v.push(("_gsi3_pk", Some(1)));
+                v.push(("_gsi3_sk", Some(2)));
             }
             v
         }
@@ -176,7 +176,12 @@ fn check_item(item: &Item, tenants: &BTreeSet<String>) -> (Option<String>, Strin
         None | Some(aws_sdk_dynamodb::types::AttributeValue::Null(_))
     );
     let expected = expected_keys(&prefix, tagged);
-    let present: BTreeSet<String> = key_attrs(item).into_iter().collect();
+    let mut present: BTreeSet<String> = key_attrs(item).into_iter().collect();
+    if prefix == "post" && !tagged {
+        // The by_tag sort half of an untagged post is written today although the item is not in
+        // the index; `untagged_post_writes_no_by_tag_key` pins the design's reading of it.
+        present.remove("_gsi3_sk");
+    }
     let wanted: BTreeSet<String> = expected.keys().map(|k| (*k).to_owned()).collect();
     assert_eq!(present, wanted, "key attributes of {item:?}");
 
@@ -239,9 +244,8 @@ async fn every_stored_key_carries_its_tenant_and_model_prefix() -> R {
     let mut all_keys = BTreeSet::new();
     for item in &items {
         let who = check_item(item, &tenants);
-        *counts.entry(who).or_default() += 1;
         // Every item's marker names the tenant its keys carry.
-        if let (Some(t), prefix) = check_item(item, &tenants) {
+        if let (Some(t), prefix) = &who {
             let marker = match prefix.as_str() {
                 "u" => "name",
                 "post" => "title",
@@ -252,6 +256,7 @@ async fn every_stored_key_carries_its_tenant_and_model_prefix() -> R {
             };
             assert_eq!(s(item, marker), Some(t.as_str()), "{item:?}");
         }
+        *counts.entry(who).or_default() += 1;
         // No two items share a primary key (the layout is injective).
         let key = (
             s(item, "_pk").unwrap().to_owned(),
@@ -344,10 +349,11 @@ async fn tenants_whose_ids_prefix_each_other_never_see_each_other() -> R {
                     None,
                     "{t} sees {other}'s user"
                 );
-                assert!(User::update(&db, &theirs[0].id)
+                let err = User::update(&db, &theirs[0].id)
                     .set(User::NAME, "x")
                     .await
-                    .is_err());
+                    .unwrap_err();
+                assert!(matches!(err, Error::NotFound { .. }), "{err:?}");
             }
             Ok::<_, Error>(())
         })
@@ -614,4 +620,52 @@ async fn query_by_status_returns_items_in_created_at_order() -> R {
         Ok::<_, Error>(())
     })
     .await
+}
+
+/// Each index key half is written when all of its own fields are present (see `dynabao::key`):
+/// that is what lets an update recompute one half from the values it is given, without reading
+/// the item. An item is in an index exactly when both halves are present, so a post without a tag
+/// stores `_gsi3_sk` (built from author_id and seq) but no `_gsi3_pk`, and is not in `by_tag`.
+#[tokio::test]
+async fn untagged_post_writes_only_the_by_tag_sort_half() -> R {
+    let db = fresh_db().await?;
+    let t = TenantId::from(Ulid::new());
+    let author = Ulid::new();
+    TenantContext::run_with_tenant(&t, async {
+        for (seq, tag) in [(1i64, None), (2, Some("x".to_owned()))] {
+            Post::create(
+                &db,
+                Post {
+                    author_id: author,
+                    seq,
+                    title: String::new(),
+                    published_at: Utc::now(),
+                    tag,
+                },
+            )
+            .await?;
+        }
+        Post::update(&db, &author, &2i64)
+            .set(Post::TAG, None::<String>)
+            .await?;
+        Ok::<_, Error>(())
+    })
+    .await?;
+    for item in raw_scan(&db).await {
+        assert_eq!(
+            key_attrs(&item),
+            ["_gsi1_pk", "_gsi1_sk", "_gsi3_sk", "_pk", "_sk"],
+            "no by_tag partition half without a tag: {item:?}"
+        );
+    }
+    let in_index = db
+        .client()
+        .scan()
+        .table_name(db.table())
+        .index_name("gsi3")
+        .send()
+        .await
+        .map_err(|e| Error::TestKit(e.to_string()))?;
+    assert_eq!(in_index.count(), 0, "untagged posts are not in by_tag");
+    Ok(())
 }

@@ -1,10 +1,16 @@
 //! Integration tests against a real DynamoDB Local (started by the testkit, or the one in
 //! `DYNAMODB_ENDPOINT`). One binary, many modules, so the server starts once.
 
+// clippy's duplicated_attributes misfires on derive helper attributes that repeat a key with
+// different values (rust-clippy#13238), such as two `#[bao(index(.., gsi = N))]`.
+#![allow(clippy::duplicated_attributes)]
+
+mod compile_fail;
 mod concurrency;
 mod crud;
 mod layout;
 mod models;
 mod smoke;
 mod support;
+mod table;
 mod tenancy;

@@ -32,7 +32,10 @@ async fn create_is_idempotent_and_builds_the_designed_table() -> dynabao::Result
         .map(|g| {
             (
                 g.index_name().unwrap_or_default().to_owned(),
-                g.key_schema().iter().map(|k| k.attribute_name().to_owned()).collect(),
+                g.key_schema()
+                    .iter()
+                    .map(|k| k.attribute_name().to_owned())
+                    .collect(),
                 g.projection()
                     .and_then(|p| p.projection_type())
                     .map(|p| p.as_str().to_owned())
