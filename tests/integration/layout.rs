@@ -414,7 +414,7 @@ async fn integer_sort_keys_sort_by_value_on_dynamodb() -> R {
         assert_eq!(got(Post::query_by_author(&db, &author).all().await?), seqs);
 
         // by_tag sorts by (author_id, seq): a second author with a larger id comes after.
-        let later = Ulid::from_parts(u64::from(author.timestamp_ms()) + 1, 0);
+        let later = Ulid::from_parts(author.timestamp_ms() + 1, 0);
         let earlier = Ulid::from_parts(0, 1);
         for (who, seq) in [(later, i64::MIN), (earlier, i64::MAX), (later, -1)] {
             Post::create(
