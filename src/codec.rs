@@ -20,6 +20,8 @@ pub(crate) fn encode<M: Model>(value: &M) -> Result<Item, Error> {
         model: M::SCHEMA.name,
         source,
     })?;
+    // DynamoDB stores no empty sets; an absent attribute reads back as an empty one.
+    item.retain(|_, v| !crate::set::is_empty_set(v));
     if let Some(ttl) = M::SCHEMA.ttl {
         // The struct serializes the field under its own name; the table expects `_ttl`.
         if let Some(v) = item.remove(ttl.serialized) {
@@ -78,7 +80,14 @@ pub(crate) fn decode_checked<M: Model>(scope: &KeyScope, item: Item) -> Result<M
 }
 
 /// Decodes a stored item whose scope was already established.
-pub(crate) fn decode_unchecked<M: Model>(mut item: Item) -> Result<M, Error> {
+pub(crate) fn decode_unchecked<M: Model>(item: Item) -> Result<M, Error> {
+    decode_projection::<M, M>(item)
+}
+
+/// Decodes a stored item of model `M` (scope already checked) into a projection type `P`.
+pub(crate) fn decode_projection<M: Model, P: serde::de::DeserializeOwned>(
+    mut item: Item,
+) -> Result<P, Error> {
     item.retain(|name, _| !key::is_key_attr(name));
     if let Some(ttl) = M::SCHEMA.ttl {
         if let Some(v) = item.remove(ttl.attr) {

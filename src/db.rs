@@ -1,12 +1,15 @@
 //! The database handle and its configuration.
 
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
 use aws_sdk_dynamodb::Client;
 
+use crate::cursor::CursorKey;
 use crate::error::Error;
 use crate::key::KeyScope;
-use crate::model::Model;
+use crate::model::{Model, Schema};
+use crate::retry::RetryPolicy;
 use crate::tenant::TenantContext;
 
 /// Whether keys carry a tenant.
@@ -30,6 +33,10 @@ pub struct Config {
     pub region: Option<String>,
     /// Whether keys carry a tenant.
     pub tenancy: Tenancy,
+    /// The secret pagination cursors are signed with; `None` uses the development key.
+    pub cursor_key: Option<CursorKey>,
+    /// How throttled and failed requests and unprocessed batch items are retried.
+    pub retry: RetryPolicy,
 }
 
 impl Config {
@@ -40,6 +47,8 @@ impl Config {
             endpoint: None,
             region: None,
             tenancy: Tenancy::On,
+            cursor_key: None,
+            retry: RetryPolicy::default(),
         }
     }
 
@@ -51,6 +60,7 @@ impl Config {
     /// | `DYNAMODB_ENDPOINT` | endpoint override | AWS |
     /// | `AWS_REGION` | region | the SDK's chain |
     /// | `DYNABAO_TENANCY` | `on` or `off` | `on` |
+    /// | `DYNABAO_CURSOR_KEY` | secret for signing cursors (at least 32 bytes) | development key |
     pub fn from_env() -> Result<Self, Error> {
         Self::from_lookup(|name| std::env::var(name).ok())
     }
@@ -70,11 +80,21 @@ impl Config {
                 )))
             }
         };
+        let cursor_key = match var("DYNABAO_CURSOR_KEY") {
+            Some(k) if k.len() < 32 => {
+                return Err(Error::Config(
+                    "DYNABAO_CURSOR_KEY must be at least 32 bytes".into(),
+                ))
+            }
+            k => k.map(CursorKey::new),
+        };
         Ok(Config {
             table,
             endpoint: var("DYNAMODB_ENDPOINT"),
             region: var("AWS_REGION"),
             tenancy,
+            cursor_key,
+            retry: RetryPolicy::default(),
         })
     }
 
@@ -95,6 +115,18 @@ impl Config {
         self.tenancy = tenancy;
         self
     }
+
+    /// Sets the secret pagination cursors are signed with.
+    pub fn cursor_key(mut self, key: CursorKey) -> Self {
+        self.cursor_key = Some(key);
+        self
+    }
+
+    /// Sets how requests and unprocessed batch items are retried (see [`RetryPolicy`]).
+    pub fn retry(mut self, retry: RetryPolicy) -> Self {
+        self.retry = retry;
+        self
+    }
 }
 
 /// The handle every operation takes: an SDK client, the table name and the tenancy mode.
@@ -109,35 +141,78 @@ struct Inner {
     client: Client,
     table: String,
     tenancy: Tenancy,
+    cursor_key: CursorKey,
+    retry: RetryPolicy,
+    /// Identifies (client, table) for the loader's batches and cache; handles derived with
+    /// `with_retry` or `with_cursor_key` share it, since they reach the same data.
+    id: u64,
 }
+
+/// Hands out [`Inner::id`]s.
+static NEXT_ID: AtomicU64 = AtomicU64::new(1);
 
 impl std::fmt::Debug for Db {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Db")
             .field("table", &self.inner.table)
             .field("tenancy", &self.inner.tenancy)
+            .field("retry", &self.inner.retry)
             .finish_non_exhaustive()
     }
 }
 
 impl Db {
-    /// Wraps an SDK client you configured yourself.
+    /// Wraps an SDK client you configured yourself, with the default [`RetryPolicy`].
+    ///
+    /// The client keeps its own retry configuration, and its retries multiply with dynabao's;
+    /// see [`retry`](crate::retry#the-sdks-own-retries) for how to keep one layer.
     pub fn new(client: Client, table: impl Into<String>, tenancy: Tenancy) -> Self {
         Db {
             inner: Arc::new(Inner {
                 client,
                 table: table.into(),
                 tenancy,
+                cursor_key: CursorKey::development(),
+                retry: RetryPolicy::default(),
+                id: NEXT_ID.fetch_add(1, Ordering::Relaxed),
             }),
         }
     }
 
+    /// The same client and table with another retry policy.
+    pub fn with_retry(&self, retry: RetryPolicy) -> Db {
+        Db {
+            inner: Arc::new(Inner {
+                client: self.inner.client.clone(),
+                table: self.inner.table.clone(),
+                tenancy: self.inner.tenancy,
+                cursor_key: self.inner.cursor_key.clone(),
+                retry,
+                id: self.inner.id,
+            }),
+        }
+    }
+
+    /// The retry policy of this handle.
+    pub fn retry_policy(&self) -> RetryPolicy {
+        self.inner.retry
+    }
+
+    /// Identifies the (client, table) pair, for the loader.
+    pub(crate) fn id(&self) -> u64 {
+        self.inner.id
+    }
+
     /// Builds a client from the SDK's default configuration chain plus `config`.
+    ///
+    /// The SDK's own retries are turned off: `config.retry` is the one retry budget (see
+    /// [`retry`](crate::retry#the-sdks-own-retries)).
     ///
     /// With an endpoint on loopback (DynamoDB Local) and no AWS credentials in the environment,
     /// fixed dummy credentials are used, since DynamoDB Local accepts any.
     pub async fn connect(config: Config) -> Result<Self, Error> {
-        let mut loader = aws_config::defaults(aws_config::BehaviorVersion::latest());
+        let mut loader = aws_config::defaults(aws_config::BehaviorVersion::latest())
+            .retry_config(aws_config::retry::RetryConfig::disabled());
         if let Some(region) = &config.region {
             loader = loader.region(aws_config::Region::new(region.clone()));
         }
@@ -157,7 +232,14 @@ impl Db {
             }
         }
         let sdk = loader.load().await;
-        Ok(Db::new(Client::new(&sdk), config.table, config.tenancy))
+        let db = Db::new(Client::new(&sdk), config.table, config.tenancy).with_retry(config.retry);
+        Ok(match config.cursor_key {
+            Some(key) => db.with_cursor_key(key),
+            None => {
+                tracing::warn!("no cursor key configured: cursors are signed with the public development key");
+                db
+            }
+        })
     }
 
     /// The SDK client, for what dynabao does not cover. Requests sent through it bypass the
@@ -176,15 +258,42 @@ impl Db {
         self.inner.tenancy
     }
 
-    /// A handle to another table with the same client and tenancy.
+    /// A handle to another table with the same client, tenancy, cursor key and retry policy.
     pub fn with_table(&self, table: impl Into<String>) -> Db {
         Db::new(self.inner.client.clone(), table, self.inner.tenancy)
+            .with_cursor_key(self.inner.cursor_key.clone())
+            .with_retry(self.inner.retry)
+    }
+
+    /// The same handle with cursors signed by `key` (see [`CursorKey`]).
+    pub fn with_cursor_key(self, key: CursorKey) -> Db {
+        let inner = Inner {
+            client: self.inner.client.clone(),
+            table: self.inner.table.clone(),
+            tenancy: self.inner.tenancy,
+            cursor_key: key,
+            retry: self.inner.retry,
+            id: self.inner.id,
+        };
+        Db {
+            inner: Arc::new(inner),
+        }
+    }
+
+    /// The key pagination cursors are signed with.
+    pub fn cursor_key(&self) -> &CursorKey {
+        &self.inner.cursor_key
     }
 
     /// The key scope for `M` now: global for `#[bao(global)]` models and when tenancy is off,
     /// otherwise the current tenant, or [`Error::TenantRequired`] (invariant 2).
     pub async fn scope_for<M: Model>(&self) -> Result<KeyScope, Error> {
-        if M::SCHEMA.global || self.inner.tenancy == Tenancy::Off {
+        self.scope_for_schema(M::SCHEMA).await
+    }
+
+    /// [`scope_for`](Db::scope_for) by schema, for code that holds models of several types.
+    pub(crate) async fn scope_for_schema(&self, schema: &Schema) -> Result<KeyScope, Error> {
+        if schema.global || self.inner.tenancy == Tenancy::Off {
             return Ok(KeyScope::Global);
         }
         Ok(KeyScope::Tenant(TenantContext::resolve().await?))
@@ -238,6 +347,15 @@ mod tests {
         assert!(matches!(config(&[]), Err(Error::Config(_))));
         let err = config(&[("DYNABAO_TABLE", "app"), ("DYNABAO_TENANCY", "maybe")]).unwrap_err();
         assert!(matches!(err, Error::Config(ref m) if m.contains("maybe")));
+    }
+
+    #[test]
+    fn cursor_key_is_read_and_must_be_long_enough() {
+        let key = "k".repeat(32);
+        let c = config(&[("DYNABAO_TABLE", "app"), ("DYNABAO_CURSOR_KEY", &key)]).unwrap();
+        assert!(c.cursor_key.is_some_and(|k| !k.is_development()));
+        let err = config(&[("DYNABAO_TABLE", "app"), ("DYNABAO_CURSOR_KEY", "short")]).unwrap_err();
+        assert!(matches!(err, Error::Config(ref m) if m.contains("DYNABAO_CURSOR_KEY")));
     }
 
     #[test]

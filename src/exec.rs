@@ -1,30 +1,305 @@
 //! The one place every request to DynamoDB passes through: a tracing span with `db.*` fields
-//! and the tenant. Retries, throttling and capacity accounting plug in here.
+//! and the tenant, retries of throttling and transient errors under the handle's
+//! [`RetryPolicy`](crate::RetryPolicy), and consumed-capacity accounting (span fields, and the
+//! running [`Loader`](crate::Loader) scope's totals).
 
+use std::any::Any;
 use std::future::Future;
 
+use aws_sdk_dynamodb::config::http::HttpResponse;
+use aws_sdk_dynamodb::error::{ProvideErrorMetadata, SdkError};
+use aws_sdk_dynamodb::operation::transact_get_items::TransactGetItemsError;
+use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
+use aws_sdk_dynamodb::types::ConsumedCapacity;
 use tracing::Instrument;
 
+use crate::db::Db;
 use crate::key::KeyScope;
+use crate::loader::{self, Capacity};
 
-/// Runs one DynamoDB request inside a span that names the operation, table, model and tenant.
-pub(crate) async fn send<T, E, F>(
+/// Error codes DynamoDB (and the AWS SDKs) use for throttling.
+const THROTTLING_CODES: &[&str] = &[
+    "ProvisionedThroughputExceededException",
+    "ProvisionedThroughputExceeded",
+    "RequestLimitExceeded",
+    "ThrottlingException",
+    "ThrottlingError",
+    "Throttling",
+    "ThrottledException",
+    "RequestThrottledException",
+    "TooManyRequestsException",
+    "RequestThrottled",
+    "BandwidthLimitExceeded",
+];
+
+/// Error codes of failures that a later attempt can get past.
+const TRANSIENT_CODES: &[&str] = &[
+    "InternalServerError",
+    "InternalFailure",
+    "ServiceUnavailable",
+    "TransactionConflictException",
+    "TransactionInProgressException",
+    "RequestTimeout",
+    "RequestTimeoutException",
+    "PriorRequestNotComplete",
+];
+
+/// Whether `code` is one of DynamoDB's throttling codes.
+pub(crate) fn is_throttling_code(code: &str) -> bool {
+    THROTTLING_CODES.contains(&code)
+}
+
+/// Whether an error is worth another attempt: throttling, 5xx, transient service errors,
+/// timeouts, connection failures and responses cut short. Never a modeled client error
+/// (validation, conditional check, cancelled transaction).
+pub(crate) fn is_retryable<E>(err: &SdkError<E, HttpResponse>) -> bool
+where
+    E: ProvideErrorMetadata + 'static,
+{
+    match err {
+        SdkError::TimeoutError(_) | SdkError::ResponseError(_) => true,
+        SdkError::DispatchFailure(f) => f.is_io() || f.is_timeout(),
+        SdkError::ServiceError(ctx) => {
+            let e = ctx.err();
+            if is_cancelled_transaction(e) {
+                // Cancellations are decided by the transaction engine, which re-reads and
+                // rebuilds with a new token when only conflicts or throttling cancelled it.
+                return false;
+            }
+            let code_says = e
+                .code()
+                .is_some_and(|c| is_throttling_code(c) || TRANSIENT_CODES.contains(&c));
+            code_says || ctx.raw().status().is_server_error()
+        }
+        _ => false,
+    }
+}
+
+fn is_cancelled_transaction<E: 'static>(e: &E) -> bool {
+    let any = e as &dyn Any;
+    matches!(
+        any.downcast_ref::<TransactWriteItemsError>(),
+        Some(TransactWriteItemsError::TransactionCanceledException(_))
+    ) || matches!(
+        any.downcast_ref::<TransactGetItemsError>(),
+        Some(TransactGetItemsError::TransactionCanceledException(_))
+    )
+}
+
+/// Whether an operation reads or writes, to attribute `CapacityUnits` when DynamoDB does not
+/// split them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Kind {
+    Read,
+    Write,
+}
+
+/// Outputs that report consumed capacity (requests ask for `TOTAL`).
+pub(crate) trait Consumed {
+    /// The operation's kind.
+    const KIND: Kind;
+    /// The capacity entries of the output.
+    fn capacity(&self) -> Vec<&ConsumedCapacity>;
+}
+
+macro_rules! consumed_one {
+    ($($t:ty => $kind:ident),* $(,)?) => {$(
+        impl Consumed for $t {
+            const KIND: Kind = Kind::$kind;
+            fn capacity(&self) -> Vec<&ConsumedCapacity> {
+                self.consumed_capacity().into_iter().collect()
+            }
+        }
+    )*};
+}
+macro_rules! consumed_many {
+    ($($t:ty => $kind:ident),* $(,)?) => {$(
+        impl Consumed for $t {
+            const KIND: Kind = Kind::$kind;
+            fn capacity(&self) -> Vec<&ConsumedCapacity> {
+                self.consumed_capacity().iter().collect()
+            }
+        }
+    )*};
+}
+consumed_one!(
+    aws_sdk_dynamodb::operation::get_item::GetItemOutput => Read,
+    aws_sdk_dynamodb::operation::query::QueryOutput => Read,
+    aws_sdk_dynamodb::operation::scan::ScanOutput => Read,
+    aws_sdk_dynamodb::operation::put_item::PutItemOutput => Write,
+    aws_sdk_dynamodb::operation::update_item::UpdateItemOutput => Write,
+    aws_sdk_dynamodb::operation::delete_item::DeleteItemOutput => Write,
+);
+consumed_many!(
+    aws_sdk_dynamodb::operation::batch_get_item::BatchGetItemOutput => Read,
+    aws_sdk_dynamodb::operation::batch_write_item::BatchWriteItemOutput => Write,
+    aws_sdk_dynamodb::operation::transact_get_items::TransactGetItemsOutput => Read,
+    aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsOutput => Write,
+);
+
+/// The read and write units of an output: DynamoDB's split when it gives one, else its total
+/// attributed by the operation's kind.
+pub(crate) fn units<T: Consumed>(out: &T) -> Capacity {
+    let mut c = Capacity::default();
+    for cc in out.capacity() {
+        match (cc.read_capacity_units(), cc.write_capacity_units()) {
+            (None, None) => {
+                let total = cc.capacity_units().unwrap_or(0.0);
+                match T::KIND {
+                    Kind::Read => c.read_units += total,
+                    Kind::Write => c.write_units += total,
+                }
+            }
+            (r, w) => {
+                c.read_units += r.unwrap_or(0.0);
+                c.write_units += w.unwrap_or(0.0);
+            }
+        }
+    }
+    c
+}
+
+/// Runs one DynamoDB request inside a span that names the operation, table, model and tenant,
+/// retrying it under `db`'s retry policy while it fails with a
+/// [retryable](is_retryable) error. `make` builds a fresh attempt each time.
+///
+/// The span records the number of attempts and the consumed capacity; the capacity is also
+/// added to the running [`Loader`](crate::Loader) scope, if any.
+pub(crate) async fn send<T, E, F, Fut>(
+    db: &Db,
     operation: &'static str,
-    table: &str,
     model: &'static str,
     scope: &KeyScope,
-    request: F,
-) -> Result<T, E>
+    mut make: F,
+) -> Result<T, SdkError<E, HttpResponse>>
 where
-    F: Future<Output = Result<T, E>>,
+    F: FnMut() -> Fut,
+    Fut: Future<Output = Result<T, SdkError<E, HttpResponse>>>,
+    T: Consumed,
+    E: ProvideErrorMetadata + 'static,
 {
     let span = tracing::debug_span!(
         "dynabao.request",
         db.system = "dynamodb",
         db.operation = operation,
-        db.name = table,
+        db.name = db.table(),
         dynabao.model = model,
-        dynabao.tenant = scope.tenant().map(|t| t.as_str()).unwrap_or("")
+        dynabao.tenant = scope.tenant().map(|t| t.as_str()).unwrap_or(""),
+        dynabao.attempts = tracing::field::Empty,
+        dynabao.read_units = tracing::field::Empty,
+        dynabao.write_units = tracing::field::Empty,
     );
-    request.instrument(span).await
+    let policy = db.retry_policy();
+    async move {
+        let mut attempt: u32 = 1;
+        loop {
+            let result = make().await;
+            match result {
+                Ok(out) => {
+                    let c = units(&out);
+                    let span = tracing::Span::current();
+                    span.record("dynabao.attempts", attempt);
+                    span.record("dynabao.read_units", c.read_units);
+                    span.record("dynabao.write_units", c.write_units);
+                    loader::record_capacity(c);
+                    return Ok(out);
+                }
+                Err(err) if policy.may_retry(attempt) && is_retryable(&err) => {
+                    let delay = policy.delay(attempt);
+                    tracing::debug!(
+                        attempt,
+                        ?delay,
+                        code = error_code(&err),
+                        "dynabao: retrying after a retryable error"
+                    );
+                    tokio::time::sleep(delay).await;
+                    attempt += 1;
+                }
+                Err(err) => {
+                    tracing::Span::current().record("dynabao.attempts", attempt);
+                    return Err(err);
+                }
+            }
+        }
+    }
+    .instrument(span)
+    .await
+}
+
+/// The error code of an SDK error, for logs.
+fn error_code<E: ProvideErrorMetadata>(err: &SdkError<E, HttpResponse>) -> &str {
+    match err {
+        SdkError::ServiceError(ctx) => ctx.err().code().unwrap_or("unknown"),
+        SdkError::TimeoutError(_) => "timeout",
+        SdkError::DispatchFailure(_) => "dispatch_failure",
+        SdkError::ResponseError(_) => "response_error",
+        SdkError::ConstructionFailure(_) => "construction_failure",
+        _ => "unknown",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use aws_sdk_dynamodb::error::ErrorMetadata;
+    use aws_sdk_dynamodb::operation::get_item::GetItemError;
+    use aws_sdk_dynamodb::types::error::ProvisionedThroughputExceededException;
+    use aws_smithy_runtime_api::http::StatusCode;
+    use aws_smithy_types::body::SdkBody;
+
+    fn response(status: u16) -> HttpResponse {
+        HttpResponse::new(
+            StatusCode::try_from(status).expect("status"),
+            SdkBody::empty(),
+        )
+    }
+
+    fn service(e: GetItemError, status: u16) -> SdkError<GetItemError, HttpResponse> {
+        SdkError::service_error(e, response(status))
+    }
+
+    #[test]
+    fn throttling_and_5xx_are_retryable_validation_is_not() {
+        let throttled = GetItemError::ProvisionedThroughputExceededException(
+            ProvisionedThroughputExceededException::builder()
+                .message("slow down")
+                .build(),
+        );
+        assert!(is_retryable(&service(throttled, 400)));
+
+        let generic = |code: &str| {
+            GetItemError::generic(ErrorMetadata::builder().code(code).message("m").build())
+        };
+        assert!(is_retryable(&service(generic("ThrottlingException"), 400)));
+        assert!(is_retryable(&service(generic("RequestLimitExceeded"), 400)));
+        assert!(is_retryable(&service(generic("Anything"), 503)));
+        assert!(!is_retryable(&service(generic("ValidationException"), 400)));
+        assert!(!is_retryable(&service(
+            generic("ConditionalCheckFailedException"),
+            400
+        )));
+        assert!(is_throttling_code("ProvisionedThroughputExceededException"));
+        assert!(!is_throttling_code("ValidationException"));
+    }
+
+    #[test]
+    fn capacity_is_attributed_by_kind() {
+        use aws_sdk_dynamodb::operation::get_item::GetItemOutput;
+        use aws_sdk_dynamodb::operation::put_item::PutItemOutput;
+        let cc = ConsumedCapacity::builder().capacity_units(1.5).build();
+        let get = GetItemOutput::builder()
+            .consumed_capacity(cc.clone())
+            .build();
+        assert_eq!(units(&get).read_units, 1.5);
+        assert_eq!(units(&get).write_units, 0.0);
+        let put = PutItemOutput::builder().consumed_capacity(cc).build();
+        assert_eq!(units(&put).write_units, 1.5);
+        let split = ConsumedCapacity::builder()
+            .capacity_units(3.0)
+            .read_capacity_units(1.0)
+            .write_capacity_units(2.0)
+            .build();
+        let put = PutItemOutput::builder().consumed_capacity(split).build();
+        assert_eq!((units(&put).read_units, units(&put).write_units), (1.0, 2.0));
+    }
 }

@@ -43,7 +43,12 @@
 //! - [`expr`]: typed conditions and expression placeholders.
 //! - [`ops`]: one module per verb, each able to render its request without sending it
 //!   (`to_request()`), all sending through one place that adds tracing spans.
-//! - [`Db`]: the handle (client, table, tenancy) and table management.
+//!   Every request passes one place that retries throttling and transient errors under a
+//!   [`RetryPolicy`] and sums consumed capacity.
+//! - [`batch`], [`transact`]: many items in one call (chunked, retried, nothing lost) and
+//!   transactions across models, which also keep unique constraints.
+//! - [`loader`]: the request-scoped [`Loader`] that merges `find`s into batches and caches them.
+//! - [`Db`]: the handle (client, table, tenancy, retry policy) and table management.
 //! - `testkit` (feature `testkit`): an embedded DynamoDB Local for tests.
 //!
 //! # Stored layout
@@ -61,24 +66,41 @@
 #![warn(missing_docs)]
 #![deny(unsafe_code)]
 
+pub mod batch;
+// Lets the derive's `::dynabao::` paths resolve inside this crate's own tests.
+extern crate self as dynabao;
+
 mod codec;
+pub mod cursor;
 pub mod db;
 pub mod error;
 mod exec;
 pub mod expr;
+#[cfg(feature = "http")]
+pub mod http;
 pub mod key;
+pub mod loader;
+#[cfg(feature = "lambda")]
+pub mod lambda;
 pub mod model;
 pub mod ops;
+pub mod retry;
+pub mod set;
 mod table;
 pub mod tenant;
+pub mod transact;
 #[cfg(feature = "testkit")]
 pub mod testkit;
 
 pub use codec::TTL_ATTR;
+pub use cursor::CursorKey;
 pub use db::{Config, Db, Tenancy};
 pub use error::{Error, Item, Result};
 pub use expr::Condition;
 pub use key::{Key, KeyPart, KeyScope};
+pub use loader::Loader;
+pub use retry::RetryPolicy;
+pub use set::{NumberSet, StringSet};
 pub use model::{Field, Model};
 pub use tenant::{TenantContext, TenantId};
 

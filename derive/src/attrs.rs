@@ -26,6 +26,14 @@ pub struct ContainerAttrs {
     pub sk: Option<NameList>,
     pub indexes: Vec<IndexAttr>,
     pub rename_all: Option<LitStr>,
+    pub iterable: Option<IterableAttr>,
+    pub uniques: Vec<crate::unique::UniqueAttr>,
+}
+
+pub struct IterableAttr {
+    pub gsi: LitInt,
+    pub gsi_value: u8,
+    pub buckets: u16,
 }
 
 #[derive(Default)]
@@ -156,11 +164,43 @@ pub fn container(attrs: &[Attribute]) -> syn::Result<ContainerAttrs> {
                         span,
                     });
                     Ok(())
+                } else if meta.path.is_ident("iterable") {
+                    let mut gsi: Option<LitInt> = None;
+                    let mut buckets: Option<LitInt> = None;
+                    meta.parse_nested_meta(|inner| {
+                        let ispan = inner.path.span();
+                        if inner.path.is_ident("gsi") {
+                            let n: LitInt = inner.value()?.parse()?;
+                            set_once(&mut gsi, n, ispan, "gsi")
+                        } else if inner.path.is_ident("buckets") {
+                            let n: LitInt = inner.value()?.parse()?;
+                            set_once(&mut buckets, n, ispan, "buckets")
+                        } else {
+                            Err(inner.error("unknown iterable option; expected gsi or buckets"))
+                        }
+                    })?;
+                    let gsi = gsi.ok_or_else(|| syn::Error::new(span, "iterable needs gsi = 1..=5"))?;
+                    let gsi_value: u8 = gsi.base10_parse().unwrap_or(0);
+                    if !(1..=5).contains(&gsi_value) {
+                        return Err(syn::Error::new(gsi.span(), "gsi must be 1, 2, 3, 4 or 5"));
+                    }
+                    let buckets = match buckets {
+                        Some(b) => {
+                            let n: u16 = b.base10_parse().unwrap_or(0);
+                            if !(1..=1000).contains(&n) {
+                                return Err(syn::Error::new(b.span(), "buckets must be 1 to 1000"));
+                            }
+                            n
+                        }
+                        None => 8,
+                    };
+                    set_once(&mut out.iterable, IterableAttr { gsi, gsi_value, buckets }, span, "iterable")
                 } else if meta.path.is_ident("unique") {
-                    Err(meta.error("unique constraints are not available yet"))
+                    out.uniques.push(crate::unique::parse(&meta)?);
+                    Ok(())
                 } else {
                     Err(meta
-                        .error("unknown model option; expected prefix, global, pk, sk or index"))
+                        .error("unknown model option; expected prefix, global, pk, sk, index or iterable"))
                 }
             })?;
         } else if attr.path().is_ident("serde") {

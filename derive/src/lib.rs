@@ -5,6 +5,7 @@
 mod attrs;
 mod key_part;
 mod model;
+mod unique;
 
 use proc_macro::TokenStream;
 use syn::{parse_macro_input, DeriveInput};

@@ -263,6 +263,15 @@ pub fn expand(input: DeriveInput) -> syn::Result<TokenStream> {
         index_fields.push((ipk, isk));
     }
 
+    if let Some(it) = &container.iterable {
+        if let Some(index) = container.indexes.iter().find(|i| i.gsi_value == it.gsi_value) {
+            return Err(err(
+                it.gsi.span(),
+                format!("gsi{} is already used by index \"{}\"; the iteration index needs its own gsi", it.gsi_value, index.name.value()),
+            ));
+        }
+    }
+
     // Managed fields.
     let one = |get: fn(&FieldAttrs) -> Option<Span>, what: &str| -> syn::Result<Option<usize>> {
         let marked: Vec<usize> = fields
@@ -284,6 +293,23 @@ pub fn expand(input: DeriveInput) -> syn::Result<TokenStream> {
     let updated_at = one(|a| a.updated_at, "updated_at")?;
     let version = one(|a| a.version, "version")?;
     let ttl = one(|a| a.ttl, "ttl")?;
+    let unique_refs: Vec<crate::unique::FieldRef> = fields
+        .iter()
+        .map(|f| crate::unique::FieldRef {
+            name: f.name(),
+            key_ty: f.key_type().clone(),
+            schema: f.schema(),
+            skipped: f.attrs.skipped.is_some(),
+        })
+        .collect();
+    let primary_ids: Vec<usize> = pk.iter().chain(&sk).copied().collect();
+    let uniques = crate::unique::expand(
+        &container.uniques,
+        &unique_refs,
+        &primary_ids,
+        ttl,
+        ttl.and_then(|i| fields[i].attrs.ttl),
+    )?;
     if let Some(i) = auto {
         if !pk.contains(&i) && !sk.contains(&i) {
             return Err(err(
@@ -317,7 +343,7 @@ pub fn expand(input: DeriveInput) -> syn::Result<TokenStream> {
     }
 
     // Compile-time type checks, each blamed on the field's type.
-    let mut checks = Vec::new();
+    let mut checks = uniques.checks.clone();
     for &i in pk.iter().chain(&sk) {
         let ty = &fields[i].ty;
         checks.push(quote_spanned! {ty.span()=> __dynabao_key_part::<#ty>(); });
@@ -371,6 +397,34 @@ pub fn expand(input: DeriveInput) -> syn::Result<TokenStream> {
     let updated_schema = opt_schema(updated_at);
     let version_schema = opt_schema(version);
     let ttl_schema = opt_schema(ttl);
+    let iteration_schema = match &container.iterable {
+        Some(it) => {
+            let gsi = it.gsi_value;
+            let buckets = it.buckets;
+            let index_name = format!("gsi{gsi}");
+            let pk_attr = format!("_gsi{gsi}_pk");
+            let sk_attr = format!("_gsi{gsi}_sk");
+            quote! {
+                ::core::option::Option::Some(&::dynabao::model::Iteration {
+                    index: ::dynabao::model::IndexSchema {
+                        name: "iteration", gsi: #gsi, index_name: #index_name, pk_attr: #pk_attr, sk_attr: #sk_attr,
+                        pk: &[], sk: &[],
+                    },
+                    buckets: #buckets,
+                })
+            }
+        }
+        None => quote!(::core::option::Option::None),
+    };
+    let iterate_fn = container.iterable.as_ref().map(|_| {
+        quote! {
+            /// Every item of this model in the current tenant, read bucket by bucket from the
+            /// iteration index (no table scan).
+            pub fn iterate<'__a>(db: &'__a ::dynabao::Db) -> ::dynabao::ops::Iterate<'__a, Self> {
+                ::dynabao::ops::Iterate::new(db)
+            }
+        }
+    });
     let index_schema: Vec<TokenStream> = container
         .indexes
         .iter()
@@ -397,6 +451,7 @@ pub fn expand(input: DeriveInput) -> syn::Result<TokenStream> {
     for (ipk, isk) in &index_fields {
         key_field_ids.extend(ipk.iter().chain(isk));
     }
+    key_field_ids.extend(&uniques.field_ids);
     key_field_ids.sort_unstable();
     key_field_ids.dedup();
     let key_arms = key_field_ids.iter().map(|&i| {
@@ -504,6 +559,22 @@ pub fn expand(input: DeriveInput) -> syn::Result<TokenStream> {
     });
     let key_arg_names: Vec<&Ident> = pk_sk.iter().map(|&i| &fields[i].ident).collect();
 
+    // The Rust type of a sort key: its field's type, a tuple for a composite key, or none.
+    let sort_key_type = |ids: &[usize]| -> TokenStream {
+        match ids {
+            [] => quote!(::dynabao::ops::query::NoSortKey),
+            [one] => {
+                let ty = fields[*one].key_type();
+                quote!(#ty)
+            }
+            many => {
+                let tys = many.iter().map(|&i| fields[i].key_type());
+                quote!((#(#tys),*))
+            }
+        }
+    };
+    let table_sk_type = sort_key_type(&sk);
+
     let partition_query = if sk.is_empty() {
         quote! {}
     } else {
@@ -515,7 +586,7 @@ pub fn expand(input: DeriveInput) -> syn::Result<TokenStream> {
         });
         quote! {
             /// Every item in one partition of the table, in sort-key order.
-            pub fn query<'__a, #(#g),*>(db: &'__a ::dynabao::Db, #(#p),*) -> ::dynabao::ops::Query<'__a, Self>
+            pub fn query<'__a, #(#g),*>(db: &'__a ::dynabao::Db, #(#p),*) -> ::dynabao::ops::Query<'__a, Self, #table_sk_type>
             where #(#b),*
             {
                 let __part = (|| {
@@ -528,7 +599,8 @@ pub fn expand(input: DeriveInput) -> syn::Result<TokenStream> {
         }
     };
 
-    let index_queries = container.indexes.iter().zip(&index_fields).enumerate().map(|(n, (index, (ipk, _)))| {
+    let index_queries = container.indexes.iter().zip(&index_fields).enumerate().map(|(n, (index, (ipk, isk)))| {
+        let index_sk_type = sort_key_type(isk);
         let fname = format_ident!("query_{}", index.name.value(), span = index.name.span());
         let (g, p, b) = key_args(ipk, "");
         let pushes = ipk.iter().map(|&i| {
@@ -539,7 +611,7 @@ pub fn expand(input: DeriveInput) -> syn::Result<TokenStream> {
         let doc = format!("Items whose `{}` index partition key matches, in index sort-key order.", index.name.value());
         quote! {
             #[doc = #doc]
-            pub fn #fname<'__a, #(#g),*>(db: &'__a ::dynabao::Db, #(#p),*) -> ::dynabao::ops::Query<'__a, Self>
+            pub fn #fname<'__a, #(#g),*>(db: &'__a ::dynabao::Db, #(#p),*) -> ::dynabao::ops::Query<'__a, Self, #index_sk_type>
             where #(#b),*
             {
                 let __part = (|| {
@@ -552,6 +624,8 @@ pub fn expand(input: DeriveInput) -> syn::Result<TokenStream> {
         }
     });
 
+    let unique_const = &uniques.constant;
+    let unique_fns = &uniques.functions;
     Ok(quote! {
         const _: () = {
             #[allow(dead_code)]
@@ -577,8 +651,10 @@ pub fn expand(input: DeriveInput) -> syn::Result<TokenStream> {
                 updated_at: #updated_schema,
                 version: #version_schema,
                 ttl: #ttl_schema,
+                iteration: #iteration_schema,
             };
             const TTL_REPR: ::dynabao::model::TtlRepr = #ttl_repr;
+            #unique_const
 
             fn write_key_field(
                 __attr: &str,
@@ -666,7 +742,9 @@ pub fn expand(input: DeriveInput) -> syn::Result<TokenStream> {
             }
 
             #partition_query
+            #unique_fns
             #(#index_queries)*
+            #iterate_fn
         }
     })
 }

@@ -28,7 +28,7 @@ pub enum CmpOp {
 }
 
 impl CmpOp {
-    fn as_str(self) -> &'static str {
+    pub(crate) fn as_str(self) -> &'static str {
         match self {
             CmpOp::Eq => "=",
             CmpOp::Ne => "<>",
@@ -44,16 +44,59 @@ impl CmpOp {
 /// kept and reported when the request is built, so building conditions never panics.
 type Operand = Result<AttributeValue, String>;
 
+/// One step below a top-level attribute.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Segment {
+    /// A map key (`.name`).
+    Key(String),
+    /// A list element (`[i]`).
+    Index(usize),
+}
+
+/// An attribute, possibly nested (`address.city`, `tags[0]`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct Path {
+    attr: &'static str,
+    rest: Vec<Segment>,
+}
+
+impl Path {
+    fn top(attr: &'static str) -> Self {
+        Path {
+            attr,
+            rest: Vec::new(),
+        }
+    }
+
+    fn render(&self, p: &mut Placeholders) -> String {
+        let mut out = p.name(self.attr);
+        for seg in &self.rest {
+            match seg {
+                Segment::Key(k) => {
+                    out.push('.');
+                    out.push_str(&p.name(k));
+                }
+                Segment::Index(i) => {
+                    out.push('[');
+                    out.push_str(&i.to_string());
+                    out.push(']');
+                }
+            }
+        }
+        out
+    }
+}
+
 #[derive(Debug, Clone)]
 enum Node {
-    Cmp(&'static str, CmpOp, Operand),
-    Between(&'static str, Operand, Operand),
-    BeginsWith(&'static str, Operand),
-    Contains(&'static str, Operand),
-    In(&'static str, Vec<Operand>),
-    Exists(&'static str),
-    NotExists(&'static str),
-    Size(&'static str, CmpOp, u64),
+    Cmp(Path, CmpOp, Operand),
+    Between(Path, Operand, Operand),
+    BeginsWith(Path, Operand),
+    Contains(Path, Operand),
+    In(Path, Vec<Operand>),
+    Exists(Path),
+    NotExists(Path),
+    Size(Path, CmpOp, u64),
     And(Vec<Node>),
     Or(Vec<Node>),
     Not(Box<Node>),
@@ -141,61 +184,60 @@ impl<M: Model> Condition<M> {
     }
 }
 
-fn operand<M: Model>(p: &mut Placeholders, attr: &str, v: &Operand) -> Result<String, Error> {
-    let v = v
-        .clone()
-        .map_err(|reason| Error::invalid_request(M::SCHEMA.name, format!("{attr}: {reason}")))?;
-    Ok(p.value(codec::field_to_stored::<M>(attr, v)?))
+fn operand<M: Model>(p: &mut Placeholders, path: &Path, v: &Operand) -> Result<String, Error> {
+    let v = v.clone().map_err(|reason| {
+        Error::invalid_request(M::SCHEMA.name, format!("{}: {reason}", path.attr))
+    })?;
+    // Only a whole top-level field can be the TTL, whose stored form differs.
+    let v = if path.rest.is_empty() {
+        codec::field_to_stored::<M>(path.attr, v)?
+    } else {
+        v
+    };
+    Ok(p.value(v))
 }
 
 fn render<M: Model>(node: &Node, p: &mut Placeholders) -> Result<String, Error> {
     Ok(match node {
-        Node::Cmp(attr, op, v) => {
-            format!(
-                "{} {} {}",
-                p.name(attr),
-                op.as_str(),
-                operand::<M>(p, attr, v)?
-            )
+        Node::Cmp(path, op, v) => {
+            let name = path.render(p);
+            format!("{name} {} {}", op.as_str(), operand::<M>(p, path, v)?)
         }
-        Node::Between(attr, lo, hi) => format!(
-            "{} BETWEEN {} AND {}",
-            p.name(attr),
-            operand::<M>(p, attr, lo)?,
-            operand::<M>(p, attr, hi)?
-        ),
-        Node::BeginsWith(attr, v) => {
-            format!(
-                "begins_with({}, {})",
-                p.name(attr),
-                operand::<M>(p, attr, v)?
-            )
+        Node::Between(path, lo, hi) => {
+            let name = path.render(p);
+            let lo = operand::<M>(p, path, lo)?;
+            let hi = operand::<M>(p, path, hi)?;
+            format!("{name} BETWEEN {lo} AND {hi}")
         }
-        Node::Contains(attr, v) => {
-            format!("contains({}, {})", p.name(attr), operand::<M>(p, attr, v)?)
+        Node::BeginsWith(path, v) => {
+            let name = path.render(p);
+            format!("begins_with({name}, {})", operand::<M>(p, path, v)?)
         }
-        Node::In(attr, vs) => {
+        Node::Contains(path, v) => {
+            let name = path.render(p);
+            format!("contains({name}, {})", operand::<M>(p, path, v)?)
+        }
+        Node::In(path, vs) => {
             if vs.is_empty() || vs.len() > 100 {
                 return Err(Error::invalid_request(
                     M::SCHEMA.name,
-                    format!("`in` on {attr} needs 1 to 100 values, got {}", vs.len()),
+                    format!("`in` on {} needs 1 to 100 values, got {}", path.attr, vs.len()),
                 ));
             }
-            let name = p.name(attr);
+            let name = path.render(p);
             let vals = vs
                 .iter()
-                .map(|v| operand::<M>(p, attr, v))
+                .map(|v| operand::<M>(p, path, v))
                 .collect::<Result<Vec<_>, _>>()?;
             format!("{name} IN ({})", vals.join(", "))
         }
-        Node::Exists(attr) => format!("attribute_exists({})", p.name(attr)),
-        Node::NotExists(attr) => format!("attribute_not_exists({})", p.name(attr)),
-        Node::Size(attr, op, n) => format!(
-            "size({}) {} {}",
-            p.name(attr),
-            op.as_str(),
-            p.value(AttributeValue::N(n.to_string()))
-        ),
+        Node::Exists(path) => format!("attribute_exists({})", path.render(p)),
+        Node::NotExists(path) => format!("attribute_not_exists({})", path.render(p)),
+        Node::Size(path, op, n) => {
+            let name = path.render(p);
+            let v = p.value(AttributeValue::N(n.to_string()));
+            format!("size({name}) {} {v}", op.as_str())
+        }
         Node::And(nodes) | Node::Or(nodes) => {
             let joiner = if matches!(node, Node::And(_)) {
                 " AND "
@@ -218,7 +260,7 @@ fn to_operand<V: Serialize>(v: V) -> Operand {
 
 impl<M, T: Serialize> Field<M, T> {
     fn cmp(self, op: CmpOp, v: T) -> Condition<M> {
-        Condition::new(Node::Cmp(self.attr(), op, to_operand(v)))
+        Condition::new(Node::Cmp(Path::top(self.attr()), op, to_operand(v)))
     }
 
     /// The field equals `v`.
@@ -254,7 +296,7 @@ impl<M, T: Serialize> Field<M, T> {
     /// `lo <= field <= hi`.
     pub fn between(self, lo: impl Into<T>, hi: impl Into<T>) -> Condition<M> {
         Condition::new(Node::Between(
-            self.attr(),
+            Path::top(self.attr()),
             to_operand(lo.into()),
             to_operand(hi.into()),
         ))
@@ -263,58 +305,67 @@ impl<M, T: Serialize> Field<M, T> {
     /// The field equals one of `values` (1 to 100 of them).
     pub fn is_in<V: Into<T>>(self, values: impl IntoIterator<Item = V>) -> Condition<M> {
         Condition::new(Node::In(
-            self.attr(),
+            Path::top(self.attr()),
             values.into_iter().map(|v| to_operand(v.into())).collect(),
         ))
     }
 
     /// The field is stored (not absent).
     pub fn exists(self) -> Condition<M> {
-        Condition::new(Node::Exists(self.attr()))
+        Condition::new(Node::Exists(Path::top(self.attr())))
     }
 
     /// The field is absent.
     pub fn not_exists(self) -> Condition<M> {
-        Condition::new(Node::NotExists(self.attr()))
+        Condition::new(Node::NotExists(Path::top(self.attr())))
     }
 
     /// The size of the field (string length, bytes, set or list length).
     pub fn size(self) -> Size<M> {
         Size {
-            attr: self.attr(),
+            path: Path::top(self.attr()),
+            _model: PhantomData,
+        }
+    }
+
+    /// A path into this field (a map or struct, or a list), for conditions on nested values:
+    /// `User::ADDRESS.path().key("city").eq("Oslo")`, `User::TAGS.path().index(0).eq("a")`.
+    pub fn path(self) -> AttrPath<M> {
+        AttrPath {
+            path: Path::top(self.attr()),
             _model: PhantomData,
         }
     }
 
     /// The field (a string, set or list) contains `v`.
     pub fn contains<V: Serialize>(self, v: V) -> Condition<M> {
-        Condition::new(Node::Contains(self.attr(), to_operand(v)))
+        Condition::new(Node::Contains(Path::top(self.attr()), to_operand(v)))
     }
 }
 
 impl<M> Field<M, String> {
     /// The string field starts with `prefix`.
     pub fn begins_with(self, prefix: impl Into<String>) -> Condition<M> {
-        Condition::new(Node::BeginsWith(self.attr(), to_operand(prefix.into())))
+        Condition::new(Node::BeginsWith(Path::top(self.attr()), to_operand(prefix.into())))
     }
 }
 
 impl<M> Field<M, Option<String>> {
     /// The string field is present and starts with `prefix`.
     pub fn begins_with(self, prefix: impl Into<String>) -> Condition<M> {
-        Condition::new(Node::BeginsWith(self.attr(), to_operand(prefix.into())))
+        Condition::new(Node::BeginsWith(Path::top(self.attr()), to_operand(prefix.into())))
     }
 }
 
 /// The size of a field, to compare with a number.
 pub struct Size<M> {
-    attr: &'static str,
+    path: Path,
     _model: PhantomData<fn() -> M>,
 }
 
 impl<M> Size<M> {
     fn cmp(self, op: CmpOp, n: u64) -> Condition<M> {
-        Condition::new(Node::Size(self.attr, op, n))
+        Condition::new(Node::Size(self.path, op, n))
     }
     /// `size(field) = n`
     pub fn eq(self, n: u64) -> Condition<M> {
@@ -339,5 +390,96 @@ impl<M> Size<M> {
     /// `size(field) >= n`
     pub fn ge(self, n: u64) -> Condition<M> {
         self.cmp(CmpOp::Ge, n)
+    }
+}
+
+/// A nested attribute path below a field, built with [`Field::path`]. Values are checked by
+/// serde only, since the type below a field is not known to the path.
+pub struct AttrPath<M> {
+    path: Path,
+    _model: PhantomData<fn() -> M>,
+}
+
+impl<M> Clone for AttrPath<M> {
+    fn clone(&self) -> Self {
+        AttrPath {
+            path: self.path.clone(),
+            _model: PhantomData,
+        }
+    }
+}
+
+impl<M> std::fmt::Debug for AttrPath<M> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        self.path.fmt(f)
+    }
+}
+
+impl<M> AttrPath<M> {
+    /// The map key or struct field `name` below this path.
+    pub fn key(mut self, name: impl Into<String>) -> Self {
+        self.path.rest.push(Segment::Key(name.into()));
+        self
+    }
+
+    /// The list element `index` below this path.
+    pub fn index(mut self, index: usize) -> Self {
+        self.path.rest.push(Segment::Index(index));
+        self
+    }
+
+    fn cmp(self, op: CmpOp, v: impl Serialize) -> Condition<M> {
+        Condition::new(Node::Cmp(self.path, op, to_operand(v)))
+    }
+    /// The value equals `v`.
+    pub fn eq(self, v: impl Serialize) -> Condition<M> {
+        self.cmp(CmpOp::Eq, v)
+    }
+    /// The value differs from `v`.
+    pub fn ne(self, v: impl Serialize) -> Condition<M> {
+        self.cmp(CmpOp::Ne, v)
+    }
+    /// The value is less than `v`.
+    pub fn lt(self, v: impl Serialize) -> Condition<M> {
+        self.cmp(CmpOp::Lt, v)
+    }
+    /// The value is at most `v`.
+    pub fn le(self, v: impl Serialize) -> Condition<M> {
+        self.cmp(CmpOp::Le, v)
+    }
+    /// The value is greater than `v`.
+    pub fn gt(self, v: impl Serialize) -> Condition<M> {
+        self.cmp(CmpOp::Gt, v)
+    }
+    /// The value is at least `v`.
+    pub fn ge(self, v: impl Serialize) -> Condition<M> {
+        self.cmp(CmpOp::Ge, v)
+    }
+    /// `lo <= value <= hi`.
+    pub fn between(self, lo: impl Serialize, hi: impl Serialize) -> Condition<M> {
+        Condition::new(Node::Between(self.path, to_operand(lo), to_operand(hi)))
+    }
+    /// The string value starts with `prefix`.
+    pub fn begins_with(self, prefix: impl Into<String>) -> Condition<M> {
+        Condition::new(Node::BeginsWith(self.path, to_operand(prefix.into())))
+    }
+    /// The value (a string, set or list) contains `v`.
+    pub fn contains(self, v: impl Serialize) -> Condition<M> {
+        Condition::new(Node::Contains(self.path, to_operand(v)))
+    }
+    /// The value is present.
+    pub fn exists(self) -> Condition<M> {
+        Condition::new(Node::Exists(self.path))
+    }
+    /// The value is absent.
+    pub fn not_exists(self) -> Condition<M> {
+        Condition::new(Node::NotExists(self.path))
+    }
+    /// The size of the value.
+    pub fn size(self) -> Size<M> {
+        Size {
+            path: self.path,
+            _model: PhantomData,
+        }
     }
 }

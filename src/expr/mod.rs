@@ -3,5 +3,8 @@
 mod condition;
 mod placeholders;
 
-pub use condition::{CmpOp, Condition, Size};
+pub use condition::{AttrPath, CmpOp, Condition, Size};
 pub use placeholders::Placeholders;
+
+#[cfg(test)]
+mod tests;

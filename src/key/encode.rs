@@ -55,6 +55,11 @@ impl<'a> KeyWriter<'a> {
         }
     }
 
+    /// Writes the separator between the fields of a composite key.
+    fn separator(&mut self) {
+        self.out.push(SEPARATOR);
+    }
+
     /// Writes an unsigned number as fixed-width lowercase hex (`width` digits).
     fn hex(&mut self, v: u128, width: usize) {
         use std::fmt::Write;
@@ -231,6 +236,25 @@ impl KeyPart for Ulid {
     }
 }
 
+// A composite key's value is a tuple: its fields joined with the separator, exactly as a model's
+// composite key is stored, so sort-key conditions on composite keys compare like writes.
+macro_rules! tuple_key {
+    ($first:ident $(, $rest:ident)*) => {
+        impl<$first: KeyPart, $($rest: KeyPart),*> KeyPart for ($first, $($rest,)*) {
+            #[allow(non_snake_case)]
+            fn write_key(&self, w: &mut KeyWriter<'_>) -> Result<(), InvalidKeyPart> {
+                let ($first, $($rest,)*) = self;
+                $first.write_key(w)?;
+                $( w.separator(); $rest.write_key(w)?; )*
+                Ok(())
+            }
+        }
+    };
+}
+tuple_key!(A, B);
+tuple_key!(A, B, C);
+tuple_key!(A, B, C, D);
+
 /// Encodes a value that serializes to a plain string (a unit-variant enum) as escaped text.
 ///
 /// Used by `#[derive(dynabao::KeyPart)]`. The order of such keys is the order of the strings.
@@ -318,6 +342,12 @@ mod tests {
         assert_eq!(enc(&t), "2024-01-02T03:04:05.000000000Z");
         let far = Utc.with_ymd_and_hms(10000, 1, 1, 0, 0, 0).unwrap();
         assert!(encode_part(&far).is_err());
+    }
+
+    #[test]
+    fn tuples_encode_like_composite_keys() {
+        assert_eq!(enc(&("a#b".to_string(), 1u8)), format!("a$cb#{}", enc(&1u8)));
+        assert!(enc(&("a".to_string(), 9i64)) < enc(&("a!".to_string(), -9i64)));
     }
 
     #[test]

@@ -37,6 +37,14 @@ impl KeyScope {
         }
     }
 
+    /// The prefix every key of this scope carries, whatever the model: `[t]#`, or nothing.
+    pub fn tenant_prefix(&self) -> String {
+        match self {
+            KeyScope::Tenant(t) => format!("[{}]{SEPARATOR}", t.as_str()),
+            KeyScope::Global => String::new(),
+        }
+    }
+
     /// The prefix every key of `model_prefix` carries in this scope: `[t]#prefix#` or `prefix#`.
     pub fn model_prefix(&self, model_prefix: &str) -> String {
         let mut s = String::with_capacity(model_prefix.len() + 70);
@@ -57,12 +65,23 @@ impl KeyScope {
         s.push_str(value.as_encoded());
         s
     }
+
+    /// The inverse of [`key`](KeyScope::key): the value of a stored key half of
+    /// `model_prefix` in this scope. `None` when the key belongs to another scope or model, or
+    /// is not a model key at all (a unique-constraint key, say).
+    pub(crate) fn strip(&self, model_prefix: &str, stored: &str) -> Option<KeyValue> {
+        let rest = stored.strip_prefix(self.model_prefix(model_prefix).as_str())?;
+        let well_formed = rest
+            .split(SEPARATOR)
+            .all(|part| super::encode::decode_text(part).is_some());
+        well_formed.then(|| KeyValue(rest.to_owned()))
+    }
 }
 
 /// The encoded value of one key half (one or more fields joined by `#`), without tenant or
 /// model prefix. It can only be built from [`KeyPart`]s, never from a raw string.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub struct KeyValue(String);
+pub struct KeyValue(pub(super) String);
 
 impl KeyValue {
     /// The value of a key half that has no fields.
@@ -125,6 +144,11 @@ impl KeyValueBuilder {
         } else {
             KeyValue(self.buf)
         }
+    }
+
+    /// The value so far exactly as written (no marker when empty), for `begins_with` on text.
+    pub(crate) fn finish_raw(self) -> KeyValue {
+        KeyValue(self.buf)
     }
 
     /// The value so far followed by a separator, for `begins_with` on the leading fields of a

@@ -15,13 +15,17 @@
 mod encode;
 mod layout;
 mod model_keys;
+mod unique;
 
 #[doc(hidden)]
 pub use encode::write_serialized_str;
 pub use encode::{decode_text, encode_part, InvalidKeyPart, KeyPart, KeyWriter};
 pub use layout::{parse_key, KeyScope, KeyValue, KeyValueBuilder, ParsedKey};
-pub(crate) use model_keys::{check_item_scope, half_value, index_halves, item_keys};
+pub(crate) use model_keys::{bucket_value, carries_tenant, check_item_scope, half_value, index_halves, item_keys};
 pub use model_keys::{InvalidKey, Key, KeyBuilder};
+pub(crate) use model_keys::{check_item_scope_schema, unique_value, ErasedKey};
+pub use unique::{parse_unique_key, ParsedUniqueKey};
+pub(crate) use unique::{OWNER_PK_ATTR, OWNER_SK_ATTR};
 
 /// The stored attribute holding the partition key.
 pub const PK_ATTR: &str = "_pk";

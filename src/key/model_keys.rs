@@ -177,13 +177,23 @@ pub(crate) fn item_keys<M: Model>(
 ) -> Result<Vec<(&'static str, Option<String>)>, Error> {
     let schema = M::SCHEMA;
     let lookup = |attr: &str| item.get(attr);
-    let mut out = Vec::with_capacity(2 + 2 * schema.indexes.len());
+    let mut out = Vec::with_capacity(4 + 2 * schema.indexes.len());
+    let mut primary = Vec::with_capacity(2);
     for (attr, fields) in [(PK_ATTR, schema.pk), (SK_ATTR, schema.sk)] {
         let value = half_value::<M>(fields, lookup)?.ok_or_else(|| Error::MalformedItem {
             model: schema.name,
             reason: format!("primary key field of {attr} is missing"),
         })?;
         out.push((attr, Some(scope.key(schema.prefix, &value))));
+        primary.push(value);
+    }
+    if let (Some(iteration), [pk, sk]) = (schema.iteration, primary.as_slice()) {
+        let bucket = iteration_bucket(pk, iteration.buckets);
+        out.push((iteration.index.pk_attr, Some(scope.key(schema.prefix, &bucket))));
+        let mut position = KeyValueBuilder::new();
+        position.push_encoded(pk.as_encoded());
+        position.push_encoded(sk.as_encoded());
+        out.push((iteration.index.sk_attr, Some(scope.key(schema.prefix, &position.finish()))));
     }
     for index in schema.indexes {
         for (attr, fields) in index_halves(index) {
@@ -192,6 +202,25 @@ pub(crate) fn item_keys<M: Model>(
         }
     }
     Ok(out)
+}
+
+/// The iteration-index partition of an item with partition key value `pk`: FNV-1a of the
+/// encoded value, modulo the bucket count. Stable across processes and versions.
+pub(crate) fn iteration_bucket(pk: &KeyValue, buckets: u16) -> KeyValue {
+    let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
+    for byte in pk.as_encoded().bytes() {
+        hash ^= u64::from(byte);
+        hash = hash.wrapping_mul(0x0100_0000_01b3);
+    }
+    bucket_value(hash % u64::from(buckets.max(1)))
+}
+
+/// The iteration-index partition value of bucket `n`.
+pub(crate) fn bucket_value(n: u64) -> KeyValue {
+    let mut b = KeyValueBuilder::new();
+    // A u64 always encodes.
+    let _ = b.push(&n);
+    b.finish()
 }
 
 /// The two halves of an index: `(attribute, fields)`.
@@ -211,6 +240,91 @@ pub(crate) fn check_item_scope<M: Model>(scope: &KeyScope, item: &Item) -> Resul
     } else {
         Err(Error::CrossTenant {
             model: M::SCHEMA.name,
+            expected,
+        })
+    }
+}
+
+/// Whether both primary key attributes of a stored item carry `scope`'s tenant (any model).
+/// Global keys carry no tenant, so every item qualifies.
+pub(crate) fn carries_tenant(scope: &KeyScope, item: &Item) -> bool {
+    let prefix = scope.tenant_prefix();
+    [PK_ATTR, SK_ATTR]
+        .iter()
+        .all(|a| matches!(item.get(*a), Some(AttributeValue::S(s)) if s.starts_with(&prefix)))
+}
+
+/// A primary key with its model erased (the model's prefix kept), for requests that span
+/// several models: batches and transactions.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub(crate) struct ErasedKey {
+    prefix: &'static str,
+    pk: KeyValue,
+    sk: KeyValue,
+}
+
+impl ErasedKey {
+    /// The stored `(_pk, _sk)` strings in `scope`.
+    pub(crate) fn stored(&self, scope: &KeyScope) -> (String, String) {
+        (scope.key(self.prefix, &self.pk), scope.key(self.prefix, &self.sk))
+    }
+
+    /// The stored key as a DynamoDB `Key` map in `scope`.
+    pub(crate) fn to_item(&self, scope: &KeyScope) -> Item {
+        let (pk, sk) = self.stored(scope);
+        Item::from([
+            (PK_ATTR.to_owned(), AttributeValue::S(pk)),
+            (SK_ATTR.to_owned(), AttributeValue::S(sk)),
+        ])
+    }
+}
+
+impl<M: Model> Key<M> {
+    /// The key without its model type.
+    pub(crate) fn erase(&self) -> ErasedKey {
+        ErasedKey {
+            prefix: M::SCHEMA.prefix,
+            pk: self.pk.clone(),
+            sk: self.sk.clone(),
+        }
+    }
+
+    /// Reads a stored key of `M` in `scope` back into a key: the inverse of
+    /// [`stored`](Key::stored). `None` unless both halves carry `scope`'s and `M`'s prefix and
+    /// hold well-formed values, so a key of another tenant or model (or a constraint key) never
+    /// comes back as a key of `M`.
+    pub(crate) fn from_stored(scope: &KeyScope, pk: &str, sk: &str) -> Option<Key<M>> {
+        Some(Key {
+            pk: scope.strip(M::SCHEMA.prefix, pk)?,
+            sk: scope.strip(M::SCHEMA.prefix, sk)?,
+            _model: PhantomData,
+        })
+    }
+}
+
+/// The encoded value a unique constraint on `field` holds for an item whose attributes `lookup`
+/// finds: `Ok(None)` when the field is an `Option` holding `None` (or absent), which claims
+/// nothing.
+pub(crate) fn unique_value<'v, M: Model>(
+    field: &'static FieldSchema,
+    lookup: impl Fn(&str) -> Option<&'v AttributeValue>,
+) -> Result<Option<KeyValue>, Error> {
+    half_value::<M>(std::slice::from_ref(field), lookup)
+}
+
+/// [`check_item_scope`] by schema, for code that holds items of several models.
+pub(crate) fn check_item_scope_schema(
+    scope: &KeyScope,
+    schema: &crate::model::Schema,
+    item: &Item,
+) -> Result<(), Error> {
+    let expected = scope.model_prefix(schema.prefix);
+    let carries = |attr: &str| matches!(item.get(attr), Some(AttributeValue::S(s)) if s.starts_with(&expected));
+    if carries(PK_ATTR) && carries(SK_ATTR) {
+        Ok(())
+    } else {
+        Err(Error::CrossTenant {
+            model: schema.name,
             expected,
         })
     }

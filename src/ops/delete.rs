@@ -1,29 +1,47 @@
 //! Deleting one item by its primary key (DeleteItem), conditional on existence.
+//!
+//! On a model with unique constraints the delete also releases the constraint items, in one
+//! transaction after a consistent read of the item (see
+//! [`transact`](crate::transact#unique-constraints)).
 
 use std::future::{Future, IntoFuture};
 use std::pin::Pin;
 
 use aws_sdk_dynamodb::operation::delete_item::builders::DeleteItemFluentBuilder;
 use aws_sdk_dynamodb::operation::delete_item::{DeleteItemError, DeleteItemInput};
-use aws_sdk_dynamodb::types::{AttributeValue, ReturnValue, ReturnValuesOnConditionCheckFailure};
+use aws_sdk_dynamodb::types::{
+    AttributeValue, ReturnConsumedCapacity, ReturnValue, ReturnValuesOnConditionCheckFailure,
+};
 
-use super::common::{condition_failed, non_empty, Expect};
+use super::common::{condition_failed, non_empty, stored_key, Expect};
 use crate::codec;
 use crate::db::Db;
-use crate::error::Error;
+use crate::error::{Error, Item};
 use crate::exec;
 use crate::expr::{Condition, Placeholders};
 use crate::key::{InvalidKey, Key, KeyScope, PK_ATTR};
+use crate::loader::{self, Written};
 use crate::model::Model;
+use crate::transact;
 
 /// A DeleteItem by primary key. Await it for the deleted item; a missing item is
 /// [`Error::NotFound`], decided by the delete's own condition.
 #[must_use = "a delete does nothing until it is awaited"]
 pub struct Delete<'a, M: Model> {
-    db: &'a Db,
-    key: Result<Key<M>, InvalidKey>,
-    version: Option<u64>,
+    pub(crate) db: &'a Db,
+    pub(crate) key: Result<Key<M>, InvalidKey>,
+    pub(crate) version: Option<u64>,
     condition: Option<Condition<M>>,
+}
+
+/// A delete's parts, before they become a request or a transaction item.
+pub(crate) struct Rendered {
+    /// The item's stored key.
+    pub(crate) key: Item,
+    /// Condition clauses, joined with `AND`.
+    pub(crate) conditions: Vec<String>,
+    /// The placeholders of the conditions.
+    pub(crate) p: Placeholders,
 }
 
 impl<'a, M: Model> Delete<'a, M> {
@@ -52,7 +70,8 @@ impl<'a, M: Model> Delete<'a, M> {
         self
     }
 
-    fn build(&self, scope: &KeyScope) -> Result<DeleteItemFluentBuilder, Error> {
+    /// Renders the key and the conditions.
+    pub(crate) fn render(&self, scope: &KeyScope) -> Result<Rendered, Error> {
         let key = self.key.clone()?;
         let mut p = Placeholders::new();
         let mut conditions = vec![format!("attribute_exists({})", p.name(PK_ATTR))];
@@ -70,24 +89,41 @@ impl<'a, M: Model> Delete<'a, M> {
         if let Some(c) = &self.condition {
             conditions.push(c.render(&mut p)?);
         }
+        Ok(Rendered {
+            key: key.to_item(scope),
+            conditions,
+            p,
+        })
+    }
+
+    fn fluent(&self, rendered: Rendered) -> DeleteItemFluentBuilder {
+        let Rendered { key, conditions, p } = rendered;
         let (names, values) = p.into_maps();
-        Ok(self
-            .db
+        self.db
             .client()
             .delete_item()
             .table_name(self.db.table())
-            .set_key(Some(key.to_item(scope)))
+            .set_key(Some(key))
             .condition_expression(conditions.join(" AND "))
             .set_expression_attribute_names(names)
             .set_expression_attribute_values(values)
             .return_values(ReturnValue::AllOld)
-            .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld))
+            .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
+            .return_consumed_capacity(ReturnConsumedCapacity::Total)
     }
 
     /// The request this delete would send, without sending it.
+    ///
+    /// On a model with unique constraints the delete is a transaction, not a DeleteItem:
+    /// [`Error::InvalidRequest`] says so; render it with
+    /// [`TransactWrite::to_request`](crate::transact::TransactWrite::to_request).
     pub async fn to_request(&self) -> Result<DeleteItemInput, Error> {
         let scope = self.db.scope_for::<M>().await?;
-        self.build(&scope)?
+        let rendered = self.render(&scope)?;
+        if !M::UNIQUES.is_empty() {
+            return Err(transact::rendered_as_transaction::<M>());
+        }
+        self.fluent(rendered)
             .as_input()
             .clone()
             .build()
@@ -97,31 +133,41 @@ impl<'a, M: Model> Delete<'a, M> {
     /// Sends the delete and returns the item as it was stored.
     pub async fn send(self) -> Result<M, Error> {
         let scope = self.db.scope_for::<M>().await?;
-        let fluent = self.build(&scope)?;
+        let rendered = self.render(&scope)?;
+        if !M::UNIQUES.is_empty() {
+            return transact::single_delete(self, &scope).await;
+        }
+        let key = stored_key(&rendered.key)
+            .map(|(pk, sk)| (pk.to_owned(), sk.to_owned()))
+            .unwrap_or_default();
+        let fluent = self.fluent(rendered);
         let expect = Expect::Present {
             version: self.version,
         };
-        match exec::send(
-            "DeleteItem",
-            self.db.table(),
-            M::SCHEMA.name,
-            &scope,
-            fluent.send(),
-        )
+        match exec::send(self.db, "DeleteItem", M::SCHEMA.name, &scope, || {
+            fluent.clone().send()
+        })
         .await
         {
-            Ok(out) => match non_empty(out.attributes) {
-                Some(item) => codec::decode_checked(&scope, item),
-                // The condition guarantees an item existed; no attributes means none was deleted.
-                None => Err(Error::NotFound {
-                    model: M::SCHEMA.name,
-                }),
-            },
+            Ok(out) => {
+                loader::record_write(self.db, &scope, &key, || Written::Deleted);
+                match non_empty(out.attributes) {
+                    Some(item) => codec::decode_checked(&scope, item),
+                    // The condition guarantees an item existed; no attributes means none was
+                    // deleted.
+                    None => Err(Error::NotFound {
+                        model: M::SCHEMA.name,
+                    }),
+                }
+            }
             Err(err) => Err(match err.into_service_error() {
                 DeleteItemError::ConditionalCheckFailedException(e) => {
                     condition_failed::<M>(expect, non_empty(e.item))
                 }
-                other => Error::dynamo("DeleteItem", other),
+                other => {
+                    loader::record_write(self.db, &scope, &key, || Written::Unknown);
+                    Error::dynamo("DeleteItem", other)
+                }
             }),
         }
     }

@@ -1,16 +1,21 @@
 //! Reading one item by its primary key (GetItem).
+//!
+//! Inside a [`Loader`](crate::Loader) scope a find is not sent on its own: it joins the scope's
+//! next BatchGetItem, or is answered from the scope's cache.
 
 use std::future::{Future, IntoFuture};
 use std::pin::Pin;
 
 use aws_sdk_dynamodb::operation::get_item::builders::GetItemFluentBuilder;
 use aws_sdk_dynamodb::operation::get_item::GetItemInput;
+use aws_sdk_dynamodb::types::ReturnConsumedCapacity;
 
 use crate::codec;
 use crate::db::Db;
 use crate::error::Error;
 use crate::exec;
 use crate::key::{InvalidKey, Key, KeyScope};
+use crate::loader::Loader;
 use crate::model::Model;
 
 /// A GetItem by primary key. Await it for `Option<M>`.
@@ -45,10 +50,12 @@ impl<'a, M: Model> Find<'a, M> {
             .get_item()
             .table_name(self.db.table())
             .set_key(Some(key.to_item(scope)))
-            .consistent_read(self.consistent))
+            .consistent_read(self.consistent)
+            .return_consumed_capacity(ReturnConsumedCapacity::Total))
     }
 
-    /// The request this read would send, without sending it.
+    /// The request this read would send on its own, without sending it (inside a
+    /// [`Loader`](crate::Loader) scope the read is batched instead).
     pub async fn to_request(&self) -> Result<GetItemInput, Error> {
         let scope = self.db.scope_for::<M>().await?;
         self.build(&scope)?
@@ -59,16 +66,25 @@ impl<'a, M: Model> Find<'a, M> {
     }
 
     /// Sends the read. The item is checked against the current tenant before it is decoded.
+    ///
+    /// Inside a [`Loader`](crate::Loader) scope the read is merged into a BatchGetItem with
+    /// the other finds of the scope, or answered from the scope's cache.
     pub async fn send(self) -> Result<Option<M>, Error> {
         let scope = self.db.scope_for::<M>().await?;
+        if let Some(loader) = Loader::current() {
+            let key = self.key.clone()?;
+            return match loader
+                .load(self.db, &scope, M::SCHEMA.name, key.to_item(&scope), self.consistent)
+                .await?
+            {
+                Some(item) => codec::decode_checked(&scope, item).map(Some),
+                None => Ok(None),
+            };
+        }
         let fluent = self.build(&scope)?;
-        let out = exec::send(
-            "GetItem",
-            self.db.table(),
-            M::SCHEMA.name,
-            &scope,
-            fluent.send(),
-        )
+        let out = exec::send(self.db, "GetItem", M::SCHEMA.name, &scope, || {
+            fluent.clone().send()
+        })
         .await
         .map_err(|e| Error::dynamo("GetItem", e.into_service_error()))?;
         match out.item {

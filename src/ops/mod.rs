@@ -2,15 +2,19 @@
 //! layers, can render it without sending ([`to_request`](Find::to_request)), and sends it
 //! through one place that adds tracing.
 
-mod common;
-mod delete;
+pub(crate) mod common;
+pub(crate) mod delete;
 mod find;
-mod put;
-mod query;
-mod update;
+mod find_unique;
+mod iterate;
+pub(crate) mod put;
+pub mod query;
+pub(crate) mod update;
 
 pub use delete::Delete;
 pub use find::Find;
+pub use find_unique::FindUnique;
+pub use iterate::Iterate;
 pub use put::Put;
 pub use query::{Page, Query};
 pub use update::{Numeric, Update};

@@ -6,26 +6,38 @@
 //!   version is stored as given.
 //! - `replace` requires the item to exist and, for versioned models, to be stored at the version
 //!   the value carries; it bumps the version ([`Error::NotFound`], [`Error::VersionConflict`]).
+//!
+//! An item over DynamoDB's 400 KB limit is [`Error::ItemTooLarge`], before anything is sent.
+//!
+//! On a model with unique constraints (`#[bao(unique(..))]`) the write is a TransactWriteItems
+//! that also claims (and, for `put` and `replace`, moves or releases) the constraint items; see
+//! [`transact`](crate::transact#unique-constraints). A `create` whose unique fields are all
+//! `None` claims nothing and stays a single PutItem.
 
 use std::future::{Future, IntoFuture};
 use std::pin::Pin;
 
 use aws_sdk_dynamodb::operation::put_item::builders::PutItemFluentBuilder;
 use aws_sdk_dynamodb::operation::put_item::{PutItemError, PutItemInput};
-use aws_sdk_dynamodb::types::ReturnValuesOnConditionCheckFailure;
+use aws_sdk_dynamodb::types::{
+    AttributeValue, ReturnConsumedCapacity, ReturnValuesOnConditionCheckFailure,
+};
 use chrono::Utc;
 
-use super::common::{condition_failed, non_empty, Expect};
+use super::common::{check_item_size, condition_failed, non_empty, stored_key, Expect};
 use crate::codec;
 use crate::db::Db;
-use crate::error::Error;
+use crate::error::{Error, Item};
 use crate::exec;
 use crate::expr::{Condition, Placeholders};
 use crate::key::{KeyScope, PK_ATTR};
+use crate::loader::{self, Written};
 use crate::model::Model;
+use crate::transact;
 
+/// Which whole-item write.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Mode {
+pub(crate) enum Mode {
     Create,
     Upsert,
     Replace,
@@ -35,10 +47,10 @@ enum Mode {
 /// would be sent.
 #[must_use = "a write does nothing until it is awaited"]
 pub struct Put<'a, M: Model> {
-    db: &'a Db,
-    item: M,
-    mode: Mode,
-    condition: Option<Condition<M>>,
+    pub(crate) db: &'a Db,
+    pub(crate) item: M,
+    pub(crate) mode: Mode,
+    pub(crate) condition: Option<Condition<M>>,
 }
 
 impl<'a, M: Model> Put<'a, M> {
@@ -84,20 +96,22 @@ impl<'a, M: Model> Put<'a, M> {
 
     /// The request this write would send, without sending it. Managed fields (ids, timestamps)
     /// are filled as they would be, so two calls may differ in those.
+    ///
+    /// A write that keeps unique constraints is a transaction, not a PutItem:
+    /// [`Error::InvalidRequest`] says so; render it with
+    /// [`TransactWrite::to_request`](crate::transact::TransactWrite::to_request).
     pub async fn to_request(&self) -> Result<PutItemInput, Error>
     where
         M: Clone,
     {
         let scope = self.db.scope_for::<M>().await?;
         let mut item = self.item.clone();
-        let (fluent, _) = build(
-            self.db,
-            self.mode,
-            self.condition.as_ref(),
-            &scope,
-            &mut item,
-        )?;
-        fluent
+        let expect = prepare(self.mode, &mut item);
+        if needs_transaction(self.mode, &item)? {
+            return Err(transact::rendered_as_transaction::<M>());
+        }
+        let rendered = render(expect, self.condition.as_ref(), &scope, &item)?;
+        fluent(self.db, rendered)
             .as_input()
             .clone()
             .build()
@@ -108,33 +122,38 @@ impl<'a, M: Model> Put<'a, M> {
     pub async fn send(self) -> Result<M, Error> {
         let scope = self.db.scope_for::<M>().await?;
         let mut item = self.item;
-        let (fluent, expect) = build(
-            self.db,
-            self.mode,
-            self.condition.as_ref(),
-            &scope,
-            &mut item,
-        )?;
-        let stored_form = M::SCHEMA.ttl.and_then(|_| fluent.get_item().clone());
-        let result = exec::send(
-            "PutItem",
-            self.db.table(),
-            M::SCHEMA.name,
-            &scope,
-            fluent.send(),
-        )
+        let expect = prepare(self.mode, &mut item);
+        if needs_transaction(self.mode, &item)? {
+            return transact::single_put(self.db, self.mode, expect, self.condition, item).await;
+        }
+        let rendered = render(expect, self.condition.as_ref(), &scope, &item)?;
+        check_item_size(M::SCHEMA.name, &rendered.stored)?;
+        let key = stored_key(&rendered.stored)
+            .map(|(pk, sk)| (pk.to_owned(), sk.to_owned()))
+            .ok_or_else(|| Error::MalformedItem {
+                model: M::SCHEMA.name,
+                reason: "the encoded item has no key".into(),
+            })?;
+        let fluent = fluent(self.db, rendered);
+        let result = exec::send(self.db, "PutItem", M::SCHEMA.name, &scope, || {
+            fluent.clone().send()
+        })
         .await;
         match result {
-            // A TTL is stored in whole seconds; hand back what a read will return.
-            Ok(_) => match stored_form {
-                Some(stored) => codec::decode_unchecked(stored),
-                None => Ok(item),
-            },
+            Ok(_) => {
+                loader::record_write(self.db, &scope, &key, || {
+                    Written::Item(fluent.as_input().get_item().clone().unwrap_or_default())
+                });
+                Ok(item)
+            }
             Err(err) => Err(match err.into_service_error() {
                 PutItemError::ConditionalCheckFailedException(e) => {
                     condition_failed::<M>(expect, non_empty(e.item))
                 }
-                other => Error::dynamo("PutItem", other),
+                other => {
+                    loader::record_write(self.db, &scope, &key, || Written::Unknown);
+                    Error::dynamo("PutItem", other)
+                }
             }),
         }
     }
@@ -149,7 +168,8 @@ impl<'a, M: Model> IntoFuture for Put<'a, M> {
     }
 }
 
-fn prepare<M: Model>(mode: Mode, item: &mut M) -> Expect {
+/// Fills managed fields for `mode` and says what the write expects of the stored item.
+pub(crate) fn prepare<M: Model>(mode: Mode, item: &mut M) -> Expect {
     let now = Utc::now();
     match mode {
         Mode::Create => {
@@ -171,14 +191,42 @@ fn prepare<M: Model>(mode: Mode, item: &mut M) -> Expect {
     }
 }
 
-fn build<M: Model>(
-    db: &Db,
-    mode: Mode,
+/// Whether this write must keep unique constraints, and so go as a transaction: always for
+/// `put` and `replace` of a model with constraints (the stored values are unknown), and for a
+/// `create` that claims at least one value.
+pub(crate) fn needs_transaction<M: Model>(mode: Mode, item: &M) -> Result<bool, Error> {
+    if M::UNIQUES.is_empty() {
+        return Ok(false);
+    }
+    if mode != Mode::Create {
+        return Ok(true);
+    }
+    let encoded = codec::encode(item)?;
+    for u in M::UNIQUES {
+        if crate::key::unique_value::<M>(u.field, |a| encoded.get(a))?.is_some() {
+            return Ok(true);
+        }
+    }
+    Ok(false)
+}
+
+/// A PutItem's parts, before they become a request or a transaction item.
+pub(crate) struct Rendered {
+    /// The item with every key attribute.
+    pub(crate) stored: Item,
+    /// Condition clauses, joined with `AND`.
+    pub(crate) conditions: Vec<String>,
+    /// The placeholders of the conditions.
+    pub(crate) p: Placeholders,
+}
+
+/// Encodes `item` with its keys and renders the write's conditions.
+pub(crate) fn render<M: Model>(
+    expect: Expect,
     condition: Option<&Condition<M>>,
     scope: &KeyScope,
-    item: &mut M,
-) -> Result<(PutItemFluentBuilder, Expect), Error> {
-    let expect = prepare(mode, item);
+    item: &M,
+) -> Result<Rendered, Error> {
     let stored = codec::encode_with_keys(scope, item)?;
     let mut p = Placeholders::new();
     let mut conditions = Vec::new();
@@ -188,7 +236,7 @@ fn build<M: Model>(
             conditions.push(format!("attribute_exists({})", p.name(PK_ATTR)));
             if let (Some(v), Some(field)) = (version, M::SCHEMA.version) {
                 let name = p.name(field.attr);
-                let value = p.value(aws_sdk_dynamodb::types::AttributeValue::N(v.to_string()));
+                let value = p.value(AttributeValue::N(v.to_string()));
                 conditions.push(format!("{name} = {value}"));
             }
         }
@@ -197,11 +245,25 @@ fn build<M: Model>(
     if let Some(c) = condition {
         conditions.push(c.render(&mut p)?);
     }
+    Ok(Rendered {
+        stored,
+        conditions,
+        p,
+    })
+}
+
+fn fluent(db: &Db, rendered: Rendered) -> PutItemFluentBuilder {
+    let Rendered {
+        stored,
+        conditions,
+        p,
+    } = rendered;
     let mut fluent = db
         .client()
         .put_item()
         .table_name(db.table())
-        .set_item(Some(stored));
+        .set_item(Some(stored))
+        .return_consumed_capacity(ReturnConsumedCapacity::Total);
     if !conditions.is_empty() {
         let (names, values) = p.into_maps();
         fluent = fluent
@@ -210,5 +272,5 @@ fn build<M: Model>(
             .set_expression_attribute_values(values)
             .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld);
     }
-    Ok((fluent, expect))
+    fluent
 }

@@ -2,6 +2,16 @@
 //!
 //! Index key halves whose fields change are recomputed from the values given. Existence and the
 //! version are checked by the write's own condition, and the version is bumped in the same write.
+//!
+//! Counters and sets change atomically on the server: [`add`](Update::add) and
+//! [`subtract`](Update::subtract) on number fields, [`add_to_set`](Update::add_to_set) and
+//! [`remove_from_set`](Update::remove_from_set) on [`StringSet`](crate::StringSet) and
+//! [`NumberSet`](crate::NumberSet) fields, so concurrent updates never lose each other's changes.
+//!
+//! An update that sets or removes a field with a unique constraint also moves the constraint:
+//! it is sent as a transaction after a consistent read of the item (see
+//! [`transact`](crate::transact#unique-constraints)). Other updates of such models stay a single
+//! UpdateItem.
 
 use std::collections::{HashMap, HashSet};
 use std::future::{Future, IntoFuture};
@@ -9,18 +19,23 @@ use std::pin::Pin;
 
 use aws_sdk_dynamodb::operation::update_item::builders::UpdateItemFluentBuilder;
 use aws_sdk_dynamodb::operation::update_item::{UpdateItemError, UpdateItemInput};
-use aws_sdk_dynamodb::types::{AttributeValue, ReturnValue, ReturnValuesOnConditionCheckFailure};
+use aws_sdk_dynamodb::types::{
+    AttributeValue, ReturnConsumedCapacity, ReturnValue, ReturnValuesOnConditionCheckFailure,
+};
 use chrono::Utc;
 use serde::Serialize;
 
-use super::common::{condition_failed, non_empty, Expect};
+use super::common::{condition_failed, non_empty, stored_key, Expect};
 use crate::codec;
 use crate::db::Db;
-use crate::error::Error;
+use crate::error::{Error, Item};
 use crate::exec;
 use crate::expr::{Condition, Placeholders};
 use crate::key::{self, InvalidKey, Key, KeyScope, PK_ATTR};
+use crate::loader::{self, Written};
 use crate::model::{Field, FieldSchema, Model};
+use crate::set::{is_empty_set, SetField};
+use crate::transact;
 
 /// Number types a field can be atomically added to.
 pub trait Numeric: Serialize + Copy {}
@@ -29,10 +44,13 @@ macro_rules! numeric {
 }
 numeric!(u8, u16, u32, u64, usize, i8, i16, i32, i64, isize, f32, f64);
 
+#[derive(Clone)]
 enum Change {
     Set(Result<AttributeValue, String>),
     Remove,
     Add(Result<AttributeValue, String>),
+    AddToSet(Result<AttributeValue, String>),
+    DeleteFromSet(Result<AttributeValue, String>),
 }
 
 /// An UpdateItem by primary key. Await it for the item as stored after the update.
@@ -41,11 +59,23 @@ enum Change {
 /// version is [`Error::VersionConflict`].
 #[must_use = "an update does nothing until it is awaited"]
 pub struct Update<'a, M: Model> {
-    db: &'a Db,
-    key: Result<Key<M>, InvalidKey>,
+    pub(crate) db: &'a Db,
+    pub(crate) key: Result<Key<M>, InvalidKey>,
     changes: Vec<(&'static FieldSchema, Change)>,
-    version: Option<u64>,
+    pub(crate) version: Option<u64>,
     condition: Option<Condition<M>>,
+}
+
+/// An update's parts, before they become a request or a transaction item.
+pub(crate) struct Rendered {
+    /// The item's stored key.
+    pub(crate) key: Item,
+    /// The update expression.
+    pub(crate) expression: String,
+    /// Condition clauses, joined with `AND`.
+    pub(crate) conditions: Vec<String>,
+    /// The placeholders of both expressions.
+    pub(crate) p: Placeholders,
 }
 
 impl<'a, M: Model> Update<'a, M> {
@@ -61,6 +91,7 @@ impl<'a, M: Model> Update<'a, M> {
     }
 
     /// Sets a field. Setting an `Option` field to `None` removes it from every index that uses it.
+    /// Setting a set field to an empty set removes the attribute (DynamoDB stores no empty sets).
     pub fn set<T: Serialize>(mut self, field: Field<M, T>, value: impl Into<T>) -> Self {
         let v = serde_dynamo::to_attribute_value(value.into()).map_err(|e| e.to_string());
         self.changes.push((field.schema(), Change::Set(v)));
@@ -73,10 +104,49 @@ impl<'a, M: Model> Update<'a, M> {
         self
     }
 
-    /// Atomically adds `by` (negative to subtract) to a number field.
+    /// Atomically adds `by` (negative to subtract) to a number field. A missing attribute
+    /// counts as 0.
     pub fn add<T: Numeric>(mut self, field: Field<M, T>, by: T) -> Self {
         let v = serde_dynamo::to_attribute_value(by).map_err(|e| e.to_string());
         self.changes.push((field.schema(), Change::Add(v)));
+        self
+    }
+
+    /// Atomically subtracts `by` from a number field (also for unsigned fields, whose type
+    /// cannot hold a negative `by`). Nothing stops the stored value from going below zero;
+    /// guard an unsigned counter with a condition such as `.condition(M::FIELD.ge(by))`.
+    pub fn subtract<T: Numeric>(mut self, field: Field<M, T>, by: T) -> Self {
+        let v = serde_dynamo::to_attribute_value(by)
+            .map_err(|e| e.to_string())
+            .and_then(negate);
+        self.changes.push((field.schema(), Change::Add(v)));
+        self
+    }
+
+    /// Atomically adds elements to a set field (DynamoDB `ADD`); elements already present stay
+    /// once. A missing attribute counts as the empty set. Adding no elements changes nothing.
+    pub fn add_to_set<S: SetField>(
+        mut self,
+        field: Field<M, S>,
+        elements: impl IntoIterator<Item = S::Element>,
+    ) -> Self {
+        let set: S = elements.into_iter().collect();
+        let v = serde_dynamo::to_attribute_value(set).map_err(|e| e.to_string());
+        self.changes.push((field.schema(), Change::AddToSet(v)));
+        self
+    }
+
+    /// Atomically removes elements from a set field (DynamoDB `DELETE`); removing the last
+    /// element removes the attribute, which reads back as an empty set. Removing no elements
+    /// changes nothing.
+    pub fn remove_from_set<S: SetField>(
+        mut self,
+        field: Field<M, S>,
+        elements: impl IntoIterator<Item = S::Element>,
+    ) -> Self {
+        let set: S = elements.into_iter().collect();
+        let v = serde_dynamo::to_attribute_value(set).map_err(|e| e.to_string());
+        self.changes.push((field.schema(), Change::DeleteFromSet(v)));
         self
     }
 
@@ -99,7 +169,40 @@ impl<'a, M: Model> Update<'a, M> {
         Error::invalid_request(M::SCHEMA.name, reason)
     }
 
-    fn build(&self, scope: &KeyScope) -> Result<UpdateItemFluentBuilder, Error> {
+    /// The unique constraints this update sets or removes the field of, with the field's new
+    /// stored value (`None`: removed).
+    pub(crate) fn unique_changes(
+        &self,
+    ) -> Result<Vec<(&'static crate::model::UniqueSchema, Option<AttributeValue>)>, Error> {
+        let mut out = Vec::new();
+        for u in M::UNIQUES {
+            for (field, change) in &self.changes {
+                if field.attr != u.field.attr {
+                    continue;
+                }
+                match change {
+                    Change::Set(v) => {
+                        let v = v
+                            .clone()
+                            .map_err(|e| Self::invalid(format!("{}: {e}", field.name)))?;
+                        let v = (!matches!(v, AttributeValue::Null(true))).then_some(v);
+                        out.push((u, v));
+                    }
+                    Change::Remove => out.push((u, None)),
+                    Change::Add(_) | Change::AddToSet(_) | Change::DeleteFromSet(_) => {
+                        return Err(Self::invalid(format!(
+                            "field {} has unique constraint {}; set it instead of adding to it",
+                            field.name, u.name
+                        )))
+                    }
+                }
+            }
+        }
+        Ok(out)
+    }
+
+    /// Renders the update expression and conditions, with every check done before sending.
+    pub(crate) fn render(&self, scope: &KeyScope) -> Result<Rendered, Error> {
         let schema = M::SCHEMA;
         let key = self.key.clone()?;
         if self.changes.is_empty() {
@@ -109,6 +212,7 @@ impl<'a, M: Model> Update<'a, M> {
         let mut sets: Vec<String> = Vec::new();
         let mut removes: Vec<String> = Vec::new();
         let mut adds: Vec<String> = Vec::new();
+        let mut deletes: Vec<String> = Vec::new();
         // The new serde values of set fields, to recompute index keys from.
         let mut new_values: HashMap<&'static str, Option<AttributeValue>> = HashMap::new();
         let mut added: HashSet<&'static str> = HashSet::new();
@@ -139,6 +243,12 @@ impl<'a, M: Model> Update<'a, M> {
                     let v = v
                         .clone()
                         .map_err(|e| Self::invalid(format!("{}: {e}", field.name)))?;
+                    if is_empty_set(&v) {
+                        // DynamoDB stores no empty sets: an empty set is an absent attribute.
+                        new_values.insert(field.attr, None);
+                        removes.push(name);
+                        continue;
+                    }
                     new_values.insert(field.attr, Some(v.clone()));
                     let stored = codec::field_to_stored::<M>(field.attr, v)?;
                     sets.push(format!("{name} = {}", p.value(stored)));
@@ -151,11 +261,44 @@ impl<'a, M: Model> Update<'a, M> {
                     let v = v
                         .clone()
                         .map_err(|e| Self::invalid(format!("{}: {e}", field.name)))?;
+                    if !matches!(v, AttributeValue::N(_)) {
+                        return Err(Self::invalid(format!(
+                            "field {}: only numbers can be added to",
+                            field.name
+                        )));
+                    }
                     added.insert(field.attr);
                     adds.push(format!("{name} {}", p.value(v)));
                 }
+                Change::AddToSet(v) | Change::DeleteFromSet(v) => {
+                    let v = v
+                        .clone()
+                        .map_err(|e| Self::invalid(format!("{}: {e}", field.name)))?;
+                    if !matches!(
+                        v,
+                        AttributeValue::Ss(_) | AttributeValue::Ns(_) | AttributeValue::Bs(_)
+                    ) {
+                        return Err(Self::invalid(format!(
+                            "field {} is not a string or number set",
+                            field.name
+                        )));
+                    }
+                    added.insert(field.attr);
+                    if is_empty_set(&v) {
+                        // Adding or removing nothing: no clause (DynamoDB rejects empty sets).
+                        continue;
+                    }
+                    let clause = format!("{name} {}", p.value(v));
+                    if matches!(change, Change::AddToSet(_)) {
+                        adds.push(clause);
+                    } else {
+                        deletes.push(clause);
+                    }
+                }
             }
         }
+        // Unique fields cannot be added to (checked here too, so to_request reports it).
+        self.unique_changes()?;
 
         if let Some(updated) = schema.updated_at {
             if !seen.contains(updated.attr) {
@@ -207,7 +350,12 @@ impl<'a, M: Model> Update<'a, M> {
         }
 
         let mut expression = String::new();
-        for (keyword, parts) in [("SET", &sets), ("REMOVE", &removes), ("ADD", &adds)] {
+        for (keyword, parts) in [
+            ("SET", &sets),
+            ("REMOVE", &removes),
+            ("ADD", &adds),
+            ("DELETE", &deletes),
+        ] {
             if !parts.is_empty() {
                 if !expression.is_empty() {
                     expression.push(' ');
@@ -216,6 +364,11 @@ impl<'a, M: Model> Update<'a, M> {
                 expression.push(' ');
                 expression.push_str(&parts.join(", "));
             }
+        }
+        if expression.is_empty() {
+            return Err(Self::invalid(
+                "update changes no field (the sets given were empty)",
+            ));
         }
 
         let mut conditions = vec![format!("attribute_exists({})", p.name(PK_ATTR))];
@@ -232,25 +385,48 @@ impl<'a, M: Model> Update<'a, M> {
         if let Some(c) = &self.condition {
             conditions.push(c.render(&mut p)?);
         }
+        Ok(Rendered {
+            key: key.to_item(scope),
+            expression,
+            conditions,
+            p,
+        })
+    }
+
+    fn fluent(&self, rendered: Rendered) -> UpdateItemFluentBuilder {
+        let Rendered {
+            key,
+            expression,
+            conditions,
+            p,
+        } = rendered;
         let (names, values) = p.into_maps();
-        Ok(self
-            .db
+        self.db
             .client()
             .update_item()
             .table_name(self.db.table())
-            .set_key(Some(key.to_item(scope)))
+            .set_key(Some(key))
             .update_expression(expression)
             .condition_expression(conditions.join(" AND "))
             .set_expression_attribute_names(names)
             .set_expression_attribute_values(values)
             .return_values(ReturnValue::AllNew)
-            .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld))
+            .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
+            .return_consumed_capacity(ReturnConsumedCapacity::Total)
     }
 
     /// The request this update would send, without sending it.
+    ///
+    /// An update that moves a unique constraint is a transaction, not an UpdateItem:
+    /// [`Error::InvalidRequest`] says so; render it with
+    /// [`TransactWrite::to_request`](crate::transact::TransactWrite::to_request).
     pub async fn to_request(&self) -> Result<UpdateItemInput, Error> {
         let scope = self.db.scope_for::<M>().await?;
-        self.build(&scope)?
+        let rendered = self.render(&scope)?;
+        if !self.unique_changes()?.is_empty() {
+            return Err(transact::rendered_as_transaction::<M>());
+        }
+        self.fluent(rendered)
             .as_input()
             .clone()
             .build()
@@ -260,21 +436,28 @@ impl<'a, M: Model> Update<'a, M> {
     /// Sends the update and returns the item as stored afterwards.
     pub async fn send(self) -> Result<M, Error> {
         let scope = self.db.scope_for::<M>().await?;
-        let fluent = self.build(&scope)?;
+        let rendered = self.render(&scope)?;
+        if !self.unique_changes()?.is_empty() {
+            return transact::single_update(self, &scope).await;
+        }
+        let key = stored_key(&rendered.key)
+            .map(|(pk, sk)| (pk.to_owned(), sk.to_owned()))
+            .unwrap_or_default();
+        let fluent = self.fluent(rendered);
         let expect = Expect::Present {
             version: self.version,
         };
-        match exec::send(
-            "UpdateItem",
-            self.db.table(),
-            M::SCHEMA.name,
-            &scope,
-            fluent.send(),
-        )
+        match exec::send(self.db, "UpdateItem", M::SCHEMA.name, &scope, || {
+            fluent.clone().send()
+        })
         .await
         {
             Ok(out) => match non_empty(out.attributes) {
-                Some(item) => codec::decode_checked(&scope, item),
+                Some(item) => {
+                    let decoded = codec::decode_checked(&scope, item.clone());
+                    loader::record_write(self.db, &scope, &key, || Written::Item(item));
+                    decoded
+                }
                 None => Err(Error::MalformedItem {
                     model: M::SCHEMA.name,
                     reason: "UpdateItem returned no attributes".into(),
@@ -284,7 +467,10 @@ impl<'a, M: Model> Update<'a, M> {
                 UpdateItemError::ConditionalCheckFailedException(e) => {
                     condition_failed::<M>(expect, non_empty(e.item))
                 }
-                other => Error::dynamo("UpdateItem", other),
+                other => {
+                    loader::record_write(self.db, &scope, &key, || Written::Unknown);
+                    Error::dynamo("UpdateItem", other)
+                }
             }),
         }
     }
@@ -296,5 +482,31 @@ impl<'a, M: Model> IntoFuture for Update<'a, M> {
 
     fn into_future(self) -> Self::IntoFuture {
         Box::pin(self.send())
+    }
+}
+
+/// Negates a serialized number (`N`): for `subtract` on unsigned fields.
+fn negate(v: AttributeValue) -> Result<AttributeValue, String> {
+    match v {
+        AttributeValue::N(n) => Ok(AttributeValue::N(match n.strip_prefix('-') {
+            Some(positive) => positive.to_owned(),
+            None if n.trim_start_matches(['0', '.']).is_empty() => n,
+            None => format!("-{n}"),
+        })),
+        _ => Err("only numbers can be subtracted".to_owned()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn negation() {
+        let n = |s: &str| AttributeValue::N(s.into());
+        assert_eq!(negate(n("5")), Ok(n("-5")));
+        assert_eq!(negate(n("-2.5")), Ok(n("2.5")));
+        assert_eq!(negate(n("0")), Ok(n("0")));
+        assert!(negate(AttributeValue::S("x".into())).is_err());
     }
 }

@@ -10,7 +10,13 @@ mod concurrency;
 mod crud;
 mod layout;
 mod models;
+mod query;
 mod smoke;
 mod support;
 mod table;
 mod tenancy;
+#[cfg(feature = "http")]
+mod example_axum;
+mod example_jobs;
+#[cfg(feature = "lambda")]
+mod lambda_events;

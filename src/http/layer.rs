@@ -1,0 +1,360 @@
+//! [`TenantLayer`]: resolves the tenant of each request and scopes the rest of it.
+
+use std::fmt;
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context, Poll};
+
+use http::request::Parts;
+use http::{Request, Response};
+use tower_layer::Layer;
+use tower_service::Service;
+use tracing::Instrument;
+
+use super::{Rejection, RequestResolver, TenantAuthorizer, Trust};
+use crate::tenant::{TenantContext, TenantId};
+use crate::Error;
+
+/// The tenant the layer resolved for a request, put in the request extensions for handlers
+/// (axum: `Extension<ResolvedTenant>`) and logs. The tenant is also the request's scoped tenant,
+/// so dynabao operations need nothing from here.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct ResolvedTenant {
+    /// The tenant.
+    pub tenant: TenantId,
+    /// The [name](RequestResolver::name) of the resolver that answered.
+    pub resolver: &'static str,
+    /// Whether it was claimed by the client (and then authorized) or verified.
+    pub trust: Trust,
+}
+
+/// A tower [`Layer`] that resolves each request's tenant and runs the rest of the request in
+/// [`TenantContext::scope`] (what [`TenantContext::run_with_tenant`] does with an id already
+/// validated). It works wherever tower services do: axum (`Router::layer`), hyper, tonic, and
+/// `lambda_http` (whose handlers are tower services; see `dynabao::lambda`).
+///
+/// For each request that is not [excluded](TenantLayerBuilder::exclude):
+///
+/// 1. The resolvers are asked in order; the first that answers wins, and a resolver error stops
+///    the chain (it is never skipped over).
+/// 2. A [claimed](Trust::Claimed) tenant (header, query, path, host) is checked by the
+///    [`TenantAuthorizer`] against the authenticated principal; a [verified](Trust::Verified)
+///    one (API key, verified claim) is used as is.
+/// 3. The tenant is recorded on the request's span, put in the extensions as
+///    [`ResolvedTenant`], and the inner service runs scoped to it.
+///
+/// Failures are answered by the layer itself, with JSON bodies
+/// `{"error": "<code>", "message": "..."}` ([`Rejection`]): no tenant `400 tenant_required`, an
+/// invalid tenant id `400 invalid_tenant_id`, no principal to check `401 unauthorized`, a tenant
+/// the principal may not use `403 tenant_forbidden`, a lookup that failed `500 internal_error`
+/// (logged, never sent).
+///
+/// Tracing: every request that is not excluded runs inside a `dynabao.tenant` span whose
+/// `tenant` and `tenant.resolver` fields are recorded once resolved. The layer also records
+/// `tenant` on the span that was current when the request arrived (an outer `TraceLayer` span,
+/// say) when that span declares the field (`tenant = tracing::field::Empty`).
+///
+/// The error responses need the inner service's response body to convert from a `String` (true
+/// of axum's and lambda_http's bodies, `String`, `Full<Bytes>`).
+///
+/// ```
+/// use dynabao::http::{authorize_principal, HeaderResolver, TenantLayer};
+/// use dynabao::tenant::TenantId;
+///
+/// #[derive(Clone)]
+/// struct Principal { tenants: Vec<TenantId> }
+///
+/// let layer = TenantLayer::builder()
+///     .resolver(HeaderResolver::default()) // X-Tenant-ID, claimed ...
+///     .authorizer(authorize_principal(|p: &Principal, t: &TenantId| {
+///         let allowed = p.tenants.contains(t); // ... so checked against the principal
+///         async move { Ok(allowed) }
+///     }))
+///     .exclude("/health")
+///     .build()?;
+/// // axum: Router::new().route(...).layer(layer).layer(authentication)
+/// # let _ = layer;
+/// # Ok::<(), dynabao::Error>(())
+/// ```
+#[derive(Clone)]
+pub struct TenantLayer {
+    config: Arc<Config>,
+}
+
+/// What a [`TenantLayer`] does; shared by all its services.
+struct Config {
+    resolvers: Vec<Arc<dyn RequestResolver>>,
+    authorizer: Option<Arc<dyn TenantAuthorizer>>,
+    excluded: Vec<Exclusion>,
+}
+
+/// A path (or path prefix) that runs without a tenant.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Exclusion {
+    /// Exactly this path.
+    Exact(String),
+    /// This path and everything under it (segment-wise).
+    Prefix(String),
+}
+
+impl Exclusion {
+    fn matches(&self, path: &str) -> bool {
+        match self {
+            Exclusion::Exact(p) => path == p,
+            Exclusion::Prefix(p) if p.ends_with('/') => path.starts_with(p.as_str()),
+            Exclusion::Prefix(p) => path
+                .strip_prefix(p.as_str())
+                .is_some_and(|rest| rest.is_empty() || rest.starts_with('/')),
+        }
+    }
+}
+
+impl TenantLayer {
+    /// Starts a layer: add resolvers in the order they should be asked.
+    pub fn builder() -> TenantLayerBuilder {
+        TenantLayerBuilder {
+            resolvers: Vec::new(),
+            authorizer: None,
+            excluded: Vec::new(),
+            invalid: Vec::new(),
+        }
+    }
+
+    /// Whether `path` is excluded (runs with no tenant).
+    pub fn is_excluded(&self, path: &str) -> bool {
+        self.config.is_excluded(path)
+    }
+
+    /// Runs the resolver chain and the authorizer over a request head, as the layer does for
+    /// each request: for tests, and for integrations that are not tower services.
+    pub async fn resolve(&self, request: &Parts) -> Result<ResolvedTenant, Rejection> {
+        self.config.resolve(request).await
+    }
+}
+
+impl fmt::Debug for TenantLayer {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        self.config.fmt(f)
+    }
+}
+
+impl fmt::Debug for Config {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let resolvers: Vec<(&str, Trust)> =
+            self.resolvers.iter().map(|r| (r.name(), r.trust())).collect();
+        f.debug_struct("TenantLayer")
+            .field("resolvers", &resolvers)
+            .field("authorizer", &self.authorizer.is_some())
+            .field("excluded", &self.excluded)
+            .finish()
+    }
+}
+
+impl Config {
+    fn is_excluded(&self, path: &str) -> bool {
+        self.excluded.iter().any(|e| e.matches(path))
+    }
+
+    async fn resolve(&self, request: &Parts) -> Result<ResolvedTenant, Rejection> {
+        for resolver in &self.resolvers {
+            let Some(tenant) = resolver.resolve(request).await? else {
+                continue;
+            };
+            let trust = resolver.trust();
+            if trust == Trust::Claimed {
+                match &self.authorizer {
+                    Some(authorizer) => authorizer.authorize(request, &tenant).await?,
+                    // `build` refuses a claimed resolver without an authorizer; fail closed anyway.
+                    None => return Err(Rejection::Forbidden),
+                }
+            }
+            return Ok(ResolvedTenant {
+                tenant,
+                resolver: resolver.name(),
+                trust,
+            });
+        }
+        Err(Rejection::TenantRequired)
+    }
+}
+
+/// Builds a [`TenantLayer`]; from [`TenantLayer::builder`].
+pub struct TenantLayerBuilder {
+    resolvers: Vec<Arc<dyn RequestResolver>>,
+    authorizer: Option<Arc<dyn TenantAuthorizer>>,
+    excluded: Vec<Exclusion>,
+    /// Exclusions that are not paths, reported by `build`.
+    invalid: Vec<String>,
+}
+
+impl TenantLayerBuilder {
+    /// Appends a resolver to the chain. Resolvers are asked in the order they were added; put
+    /// verified sources (claims, API keys) before client-named ones.
+    pub fn resolver(mut self, resolver: impl RequestResolver) -> Self {
+        self.resolvers.push(Arc::new(resolver));
+        self
+    }
+
+    /// Sets the authorizer that checks claimed tenants. Required when any resolver is
+    /// [claimed](Trust::Claimed).
+    pub fn authorizer(mut self, authorizer: impl TenantAuthorizer) -> Self {
+        self.authorizer = Some(Arc::new(authorizer));
+        self
+    }
+
+    /// Runs requests for exactly `path` (`/health`) with no tenant: no resolver is asked and
+    /// nothing is scoped. The path is compared as the service sees it, before any routing.
+    pub fn exclude(mut self, path: impl Into<String>) -> Self {
+        let path = path.into();
+        if path.starts_with('/') {
+            self.excluded.push(Exclusion::Exact(path));
+        } else {
+            self.invalid.push(path);
+        }
+        self
+    }
+
+    /// Runs requests for `prefix` and every path under it (`/docs` excludes `/docs` and
+    /// `/docs/index.html`, not `/docsets`) with no tenant.
+    pub fn exclude_prefix(mut self, prefix: impl Into<String>) -> Self {
+        let prefix = prefix.into();
+        if prefix.starts_with('/') {
+            self.excluded.push(Exclusion::Prefix(prefix));
+        } else {
+            self.invalid.push(prefix);
+        }
+        self
+    }
+
+    /// Checks the configuration and builds the layer.
+    ///
+    /// [`Error::Config`] when there is no resolver, when an excluded path does not start with
+    /// `/`, or when a resolver is [claimed](Trust::Claimed) and there is no authorizer: a tenant
+    /// the client merely names is never used unchecked.
+    pub fn build(self) -> Result<TenantLayer, Error> {
+        if self.resolvers.is_empty() {
+            return Err(Error::Config(
+                "TenantLayer: add at least one resolver".into(),
+            ));
+        }
+        if let Some(bad) = self.invalid.first() {
+            return Err(Error::Config(format!(
+                "TenantLayer: excluded path {bad:?} must start with '/'"
+            )));
+        }
+        if self.authorizer.is_none() {
+            if let Some(claimed) = self.resolvers.iter().find(|r| r.trust() == Trust::Claimed) {
+                return Err(Error::Config(format!(
+                    "TenantLayer: the {} resolver gives a tenant the client chose; add an \
+                     authorizer (TenantLayerBuilder::authorizer) to check it against the principal",
+                    claimed.name()
+                )));
+            }
+        }
+        Ok(TenantLayer {
+            config: Arc::new(Config {
+                resolvers: self.resolvers,
+                authorizer: self.authorizer,
+                excluded: self.excluded,
+            }),
+        })
+    }
+}
+
+impl fmt::Debug for TenantLayerBuilder {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("TenantLayerBuilder")
+            .field("resolvers", &self.resolvers.len())
+            .field("authorizer", &self.authorizer.is_some())
+            .field("excluded", &self.excluded)
+            .finish_non_exhaustive()
+    }
+}
+
+impl<S> Layer<S> for TenantLayer {
+    type Service = TenantService<S>;
+
+    fn layer(&self, inner: S) -> Self::Service {
+        TenantService {
+            inner,
+            config: self.config.clone(),
+        }
+    }
+}
+
+/// The service [`TenantLayer`] wraps around an inner service.
+#[derive(Clone)]
+pub struct TenantService<S> {
+    inner: S,
+    config: Arc<Config>,
+}
+
+impl<S> fmt::Debug for TenantService<S> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("TenantService")
+            .field("layer", &self.config)
+            .finish_non_exhaustive()
+    }
+}
+
+/// The future of [`TenantService`].
+pub type TenantFuture<T, E> = Pin<Box<dyn Future<Output = Result<T, E>> + Send + 'static>>;
+
+impl<S, B, RB> Service<Request<B>> for TenantService<S>
+where
+    S: Service<Request<B>, Response = Response<RB>> + Clone + Send + 'static,
+    S::Future: Send + 'static,
+    S::Error: Send + 'static,
+    B: Send + 'static,
+    RB: From<String> + Send + 'static,
+{
+    type Response = Response<RB>;
+    type Error = S::Error;
+    type Future = TenantFuture<Response<RB>, S::Error>;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, request: Request<B>) -> Self::Future {
+        // The clone is not ready; keep the ready service for this call (tower's usual dance).
+        let clone = self.inner.clone();
+        let mut inner = std::mem::replace(&mut self.inner, clone);
+        let config = self.config.clone();
+        Box::pin(async move {
+            let (mut parts, body) = request.into_parts();
+            if config.is_excluded(parts.uri.path()) {
+                return inner.call(Request::from_parts(parts, body)).await;
+            }
+            let outer = tracing::Span::current();
+            let span = tracing::info_span!(
+                "dynabao.tenant",
+                tenant = tracing::field::Empty,
+                tenant.resolver = tracing::field::Empty,
+            );
+            let resolved = match config.resolve(&parts).instrument(span.clone()).await {
+                Ok(resolved) => resolved,
+                Err(rejection) => {
+                    let _entered = span.enter();
+                    tracing::debug!(
+                        code = rejection.code(),
+                        status = rejection.status().as_u16(),
+                        "dynabao: request refused by the tenant layer"
+                    );
+                    return Ok(rejection.into_response());
+                }
+            };
+            span.record("tenant", resolved.tenant.as_str());
+            span.record("tenant.resolver", resolved.resolver);
+            outer.record("tenant", resolved.tenant.as_str());
+            let tenant = resolved.tenant.clone();
+            parts.extensions.insert(resolved);
+            let request = Request::from_parts(parts, body);
+            TenantContext::scope(tenant, async move { inner.call(request).await })
+                .instrument(span)
+                .await
+        })
+    }
+}

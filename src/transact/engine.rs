@@ -1,0 +1,419 @@
+//! Sending a TransactWriteItems: the reads unique bookkeeping needs, rendering, limits,
+//! cancellation reasons, and the optimistic retry when a concurrent write got in between.
+
+use aws_sdk_dynamodb::operation::transact_write_items::{
+    TransactWriteItemsError, TransactWriteItemsInput,
+};
+use aws_sdk_dynamodb::types::{
+    AttributeValue, CancellationReason, ReturnConsumedCapacity, TransactWriteItem,
+};
+
+use super::CancelReason;
+use crate::batch::key_of;
+use crate::db::Db;
+use crate::error::{Error, Item};
+use crate::exec;
+use crate::key::{self, KeyScope};
+use crate::loader::{self, Written};
+use crate::model::Schema;
+use crate::ops::common::{condition_failed_schema, non_empty, Expect};
+
+/// DynamoDB's limit of items per transaction.
+pub(crate) const MAX_ITEMS: usize = 100;
+
+/// What one item of a transaction is to its operation.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Part {
+    /// The item the operation is about.
+    Owner,
+    /// Claims the value of a unique constraint.
+    Claim(&'static str),
+    /// Releases the value of a unique constraint.
+    Release(&'static str),
+}
+
+impl Part {
+    fn constraint(self) -> Option<&'static str> {
+        match self {
+            Part::Owner => None,
+            Part::Claim(c) | Part::Release(c) => Some(c),
+        }
+    }
+}
+
+/// What the owner's condition assumed about the item as it was read. When the condition fails
+/// and the stored item no longer matches, a concurrent write got in between: read and try
+/// again.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct Guard {
+    pub(crate) exists: bool,
+    pub(crate) attrs: Vec<(&'static str, Option<AttributeValue>)>,
+}
+
+impl Guard {
+    /// Whether `current` (the item when the condition failed) differs from what was read.
+    fn broken_by(&self, current: Option<&Item>) -> bool {
+        match current {
+            None => self.exists,
+            Some(item) => {
+                !self.exists
+                    || self
+                        .attrs
+                        .iter()
+                        .any(|(attr, read)| normalize(item.get(*attr)) != normalize(read.as_ref()))
+            }
+        }
+    }
+}
+
+/// `NULL` and absent mean the same to a guard.
+fn normalize(v: Option<&AttributeValue>) -> Option<&AttributeValue> {
+    v.filter(|v| !matches!(v, AttributeValue::Null(true)))
+}
+
+/// One operation rendered into transaction items.
+pub(crate) struct RenderedOp {
+    pub(crate) items: Vec<(TransactWriteItem, Part)>,
+    pub(crate) expect: Expect,
+    pub(crate) guard: Option<Guard>,
+    /// The owner's stored key.
+    pub(crate) key: (String, String),
+    /// What the owner holds after the transaction, for the loader's cache.
+    pub(crate) written: Option<Written>,
+}
+
+/// One operation of a transaction.
+pub(crate) trait WriteOp: Send + Sync {
+    /// The model.
+    fn schema(&self) -> &'static Schema;
+    /// The owner's stored key in `scope`.
+    fn key(&self, scope: &KeyScope) -> Result<Item, Error>;
+    /// Whether the stored owner must be read (consistently) before rendering: the operation
+    /// changes unique fields whose stored values it does not know.
+    fn needs_read(&self) -> bool;
+    /// Renders the operation. `stored` is `Some(the owner as read)` when
+    /// [`needs_read`](WriteOp::needs_read) (`Some(None)`: absent).
+    fn render(&self, scope: &KeyScope, stored: Option<&Option<Item>>) -> Result<RenderedOp, Error>;
+}
+
+/// Why a transaction did not go through.
+pub(crate) enum Failure {
+    /// Cancelled by DynamoDB; nothing was applied.
+    Canceled {
+        reasons: Vec<CancelReason>,
+        expects: Vec<Expect>,
+    },
+    /// Any other error (including contention and limits).
+    Other(Error),
+}
+
+impl From<Error> for Failure {
+    fn from(e: Error) -> Self {
+        Failure::Other(e)
+    }
+}
+
+/// A transaction ready to send.
+pub(crate) struct Rendered {
+    pub(crate) items: Vec<TransactWriteItem>,
+    pub(crate) parts: Vec<(usize, Part)>,
+    pub(crate) ops: Vec<RenderedOp>,
+}
+
+/// Resolves each operation's scope (the tenant once, for all tenant-scoped models).
+pub(crate) async fn scopes(db: &Db, schemas: &[&'static Schema]) -> Result<Vec<KeyScope>, Error> {
+    let mut tenant: Option<KeyScope> = None;
+    let mut out = Vec::with_capacity(schemas.len());
+    for schema in schemas {
+        if schema.global || db.tenancy() == crate::Tenancy::Off {
+            out.push(KeyScope::Global);
+            continue;
+        }
+        let scope = match &tenant {
+            Some(s) => s.clone(),
+            None => {
+                let s = db.scope_for_schema(schema).await?;
+                tenant = Some(s.clone());
+                s
+            }
+        };
+        out.push(scope);
+    }
+    Ok(out)
+}
+
+/// Reads (consistently) the stored owners of the operations that need them.
+async fn read_owners(
+    db: &Db,
+    ops: &[&dyn WriteOp],
+    scopes: &[KeyScope],
+) -> Result<Vec<Option<Option<Item>>>, Error> {
+    let mut reads = Vec::with_capacity(ops.len());
+    for (op, scope) in ops.iter().zip(scopes) {
+        if !op.needs_read() {
+            reads.push(None);
+            continue;
+        }
+        let schema = op.schema();
+        let fluent = db
+            .client()
+            .get_item()
+            .table_name(db.table())
+            .set_key(Some(op.key(scope)?))
+            .consistent_read(true)
+            .return_consumed_capacity(ReturnConsumedCapacity::Total);
+        let out = exec::send(db, "GetItem", schema.name, scope, || fluent.clone().send())
+            .await
+            .map_err(|e| Error::dynamo("GetItem", e.into_service_error()))?;
+        let item = non_empty(out.item);
+        if let Some(item) = &item {
+            key::check_item_scope_schema(scope, schema, item)?;
+        }
+        reads.push(Some(item));
+    }
+    Ok(reads)
+}
+
+/// Renders every operation and checks the limits: at most 100 items, no item twice.
+fn render(
+    ops: &[&dyn WriteOp],
+    scopes: &[KeyScope],
+    reads: &[Option<Option<Item>>],
+) -> Result<Rendered, Error> {
+    let mut rendered = Rendered {
+        items: Vec::new(),
+        parts: Vec::new(),
+        ops: Vec::with_capacity(ops.len()),
+    };
+    let mut seen = std::collections::HashSet::new();
+    for (i, ((op, scope), read)) in ops.iter().zip(scopes).zip(reads).enumerate() {
+        let r = op.render(scope, read.as_ref())?;
+        for (item, part) in &r.items {
+            if let Some(k) = item_key(item) {
+                if !seen.insert(k.clone()) {
+                    return Err(Error::invalid_request(
+                        op.schema().name,
+                        format!(
+                            "two operations of the transaction touch the item at (_pk {:?}, _sk \
+                             {:?}){}; DynamoDB takes one operation per item",
+                            k.0,
+                            k.1,
+                            part.constraint()
+                                .map(|c| format!(" (unique constraint {c})"))
+                                .unwrap_or_default()
+                        ),
+                    ));
+                }
+            }
+            rendered.items.push(item.clone());
+            rendered.parts.push((i, *part));
+        }
+        rendered.ops.push(r);
+    }
+    if rendered.items.len() > MAX_ITEMS {
+        return Err(Error::TooManyItems {
+            operation: "TransactWriteItems",
+            count: rendered.items.len(),
+            limit: MAX_ITEMS,
+        });
+    }
+    Ok(rendered)
+}
+
+/// The stored key a transaction item addresses.
+fn item_key(item: &TransactWriteItem) -> Option<(String, String)> {
+    if let Some(p) = item.put() {
+        return key_of(p.item());
+    }
+    if let Some(u) = item.update() {
+        return key_of(u.key());
+    }
+    if let Some(d) = item.delete() {
+        return key_of(d.key());
+    }
+    item.condition_check().and_then(|c| key_of(c.key()))
+}
+
+/// The model named in spans: the one model of the transaction, or `transaction`.
+fn span_model(ops: &[&dyn WriteOp]) -> &'static str {
+    match ops.first().map(|o| o.schema()) {
+        Some(s) if ops.iter().all(|o| std::ptr::eq(o.schema(), s)) => s.name,
+        _ => "transaction",
+    }
+}
+
+/// The request a transaction would send now (its reads are made).
+pub(crate) async fn to_request(
+    db: &Db,
+    ops: &[&dyn WriteOp],
+    token: Option<&str>,
+) -> Result<TransactWriteItemsInput, Error> {
+    let schemas: Vec<_> = ops.iter().map(|o| o.schema()).collect();
+    let scopes = scopes(db, &schemas).await?;
+    let reads = read_owners(db, ops, &scopes).await?;
+    let rendered = render(ops, &scopes, &reads)?;
+    TransactWriteItemsInput::builder()
+        .set_transact_items(Some(rendered.items))
+        .set_client_request_token(token.map(str::to_owned))
+        .return_consumed_capacity(ReturnConsumedCapacity::Total)
+        .build()
+        .map_err(|e| Error::invalid_request(span_model(ops), e.to_string()))
+}
+
+/// Sends a transaction of `ops`, re-reading and retrying (under `db`'s retry policy, with a
+/// fresh client request token each time) while it is cancelled only because a concurrent write
+/// changed what was read, or only by conflicts and throttling. Returns the owners as read.
+///
+/// With a caller's `token` nothing is re-sent after a cancellation: the same token with a
+/// different request is an error in DynamoDB, and the caller chose to own the retries.
+pub(crate) async fn run(
+    db: &Db,
+    ops: &[&dyn WriteOp],
+    user_token: Option<&str>,
+) -> Result<Vec<Option<Option<Item>>>, Failure> {
+    if ops.is_empty() {
+        return Err(Failure::Other(Error::invalid_request(
+            "transaction",
+            "a transaction needs at least one operation",
+        )));
+    }
+    let schemas: Vec<_> = ops.iter().map(|o| o.schema()).collect();
+    let scopes = scopes(db, &schemas).await?;
+    let model = span_model(ops);
+    let policy = db.retry_policy();
+    let mut attempt: u32 = 1;
+    loop {
+        let reads = read_owners(db, ops, &scopes).await?;
+        let rendered = render(ops, &scopes, &reads)?;
+        // One token per attempt: the SDK-level retries inside `exec::send` reuse it (so a
+        // transaction whose answer was lost is applied once), a re-read gets a new one.
+        let token = user_token
+            .map(str::to_owned)
+            .unwrap_or_else(|| ulid::Ulid::new().to_string());
+        let fluent = db
+            .client()
+            .transact_write_items()
+            .set_transact_items(Some(rendered.items.clone()))
+            .client_request_token(token)
+            .return_consumed_capacity(ReturnConsumedCapacity::Total);
+        let span_scope = scopes.first().cloned().unwrap_or(KeyScope::Global);
+        let result = exec::send(db, "TransactWriteItems", model, &span_scope, || {
+            fluent.clone().send()
+        })
+        .await;
+        match result {
+            Ok(_) => {
+                for (r, scope) in rendered.ops.into_iter().zip(&scopes) {
+                    if let Some(w) = r.written {
+                        loader::record_write(db, scope, &r.key, || w);
+                    }
+                }
+                return Ok(reads);
+            }
+            Err(err) => match err.into_service_error() {
+                TransactWriteItemsError::TransactionCanceledException(e) => {
+                    let raw = e.cancellation_reasons.unwrap_or_default();
+                    let reasons = reasons(&rendered, &schemas, raw);
+                    let contention = reasons.iter().zip(&rendered.parts).any(|(r, (i, part))| {
+                        *part == Part::Owner
+                            && r.is_condition_failed()
+                            && rendered
+                                .ops
+                                .get(*i)
+                                .and_then(|o| o.guard.as_ref())
+                                .is_some_and(|g| g.broken_by(r.item.as_ref()))
+                    });
+                    let transient = reasons.iter().any(CancelReason::is_failure)
+                        && reasons
+                            .iter()
+                            .filter(|r| r.is_failure())
+                            .all(|r| r.is_conflict() || r.is_throttled());
+                    let ours = user_token.is_none();
+                    if (contention || transient) && ours && policy.may_retry(attempt) {
+                        tracing::debug!(
+                            attempt,
+                            contention,
+                            "dynabao: transaction cancelled by a concurrent write; retrying"
+                        );
+                        tokio::time::sleep(policy.delay(attempt)).await;
+                        attempt += 1;
+                        continue;
+                    }
+                    if contention {
+                        return Err(Failure::Other(Error::Contention {
+                            model,
+                            attempts: attempt,
+                        }));
+                    }
+                    return Err(Failure::Canceled {
+                        reasons,
+                        expects: rendered.ops.iter().map(|o| o.expect).collect(),
+                    });
+                }
+                other => {
+                    // The outcome is unknown (the transaction may have been applied).
+                    for (i, r) in rendered.ops.iter().enumerate() {
+                        if let Some(scope) = scopes.get(i) {
+                            loader::record_write(db, scope, &r.key, || Written::Unknown);
+                        }
+                    }
+                    return Err(Failure::Other(Error::dynamo("TransactWriteItems", other)));
+                }
+            },
+        }
+    }
+}
+
+fn reasons(
+    rendered: &Rendered,
+    schemas: &[&'static Schema],
+    raw: Vec<CancellationReason>,
+) -> Vec<CancelReason> {
+    rendered
+        .parts
+        .iter()
+        .enumerate()
+        .map(|(n, (i, part))| {
+            let r = raw.get(n);
+            CancelReason {
+                position: *i,
+                model: schemas.get(*i).map_or("transaction", |s| s.name),
+                constraint: part.constraint(),
+                claim: matches!(part, Part::Claim(_)),
+                code: r.and_then(|r| r.code().map(str::to_owned)),
+                message: r.and_then(|r| r.message().map(str::to_owned)),
+                item: r.and_then(|r| r.item().cloned()).filter(|i| !i.is_empty()),
+            }
+        })
+        .collect()
+}
+
+/// Maps a cancelled transaction of one operation to the error the operation would give on its
+/// own: the owner's condition to `AlreadyExists`, `NotFound`, `VersionConflict` or
+/// `ConditionFailed`; a claim to `UniqueViolation`; anything else stays `TransactionCanceled`.
+pub(crate) fn single_error(schema: &'static Schema, failure: Failure) -> Error {
+    match failure {
+        Failure::Other(e) => e,
+        Failure::Canceled { reasons, expects } => {
+            let expect = expects.first().copied().unwrap_or(Expect::Anything);
+            let owner = reasons
+                .iter()
+                .find(|r| r.constraint.is_none() && r.is_condition_failed());
+            if let Some(owner) = owner {
+                return condition_failed_schema(schema, expect, owner.item.clone());
+            }
+            let claim = reasons
+                .iter()
+                .find(|r| r.constraint.is_some() && r.is_condition_failed() && r.claim);
+            if let Some(claim) = claim {
+                if let Some(constraint) = claim.constraint {
+                    return Error::UniqueViolation {
+                        model: schema.name,
+                        constraint,
+                    };
+                }
+            }
+            Error::TransactionCanceled { reasons }
+        }
+    }
+}
