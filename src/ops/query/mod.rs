@@ -55,9 +55,11 @@ type Decoder<O> = fn(Item) -> Result<O, Error>;
 #[must_use = "a query does nothing until it is awaited"]
 pub struct Query<'a, M: Model, S = NoSortKey, O = M> {
     db: &'a Db,
-    index: Result<Option<&'static IndexSchema>, Error>,
+    /// `Err(name)`: an index name that the model does not declare.
+    index: Result<Option<&'static IndexSchema>, String>,
     partition: Result<KeyValue, InvalidKey>,
-    sort: Option<Result<EncodedSortKey, Error>>,
+    /// `Err(reason)`: a sort-key condition that cannot be sent.
+    sort: Option<Result<EncodedSortKey, String>>,
     filter: Option<Condition<M>>,
     limit: Option<u32>,
     fill: bool,
@@ -87,7 +89,7 @@ impl<'a, M: Model, S> Query<'a, M, S, M> {
 
     fn new(
         db: &'a Db,
-        index: Result<Option<&'static IndexSchema>, Error>,
+        index: Result<Option<&'static IndexSchema>, String>,
         partition: Result<KeyValue, InvalidKey>,
     ) -> Self {
         Query {
@@ -115,10 +117,7 @@ impl<'a, M: Model> Query<'a, M, NoSortKey, M> {
     /// An unknown name is [`Error::UnknownIndex`] when the query is sent. Sort-key conditions
     /// go through [`sk_field`](Query::sk_field), which checks the field at run time.
     pub fn named(db: &'a Db, name: &str, partition: &[&dyn KeyPart]) -> Self {
-        let index = M::SCHEMA.index(name).ok_or_else(|| Error::UnknownIndex {
-            model: M::SCHEMA.name,
-            name: name.to_owned(),
-        });
+        let index = M::SCHEMA.index(name).ok_or_else(|| name.to_owned());
         let fields = match &index {
             Ok(i) => i.pk,
             Err(_) => &[],
@@ -171,11 +170,7 @@ impl<'a, M: Model, S, O> Query<'a, M, S, O> {
     where
         S: KeyPart,
     {
-        let encoded = condition
-            .map(Into::into)
-            .encode()
-            .map_err(|reason| Error::invalid_request(M::SCHEMA.name, format!("sort key: {reason}")));
-        self.sort = Some(encoded);
+        self.sort = Some(condition.map(Into::into).encode());
         self
     }
 
@@ -189,14 +184,9 @@ impl<'a, M: Model, S, O> Query<'a, M, S, O> {
             Err(_) => &[],
         };
         let encoded = if expected.len() == 1 && expected[0].attr == field.attr() {
-            condition.encode().map_err(|reason| {
-                Error::invalid_request(M::SCHEMA.name, format!("sort key: {reason}"))
-            })
+            condition.encode()
         } else {
-            Err(Error::invalid_request(
-                M::SCHEMA.name,
-                format!("field {} is not the sort key of this query", field.name()),
-            ))
+            Err(format!("field {} is not the sort key of this query", field.name()))
         };
         self.sort = Some(encoded);
         self
@@ -294,16 +284,10 @@ impl<'a, M: Model, S, O> Query<'a, M, S, O> {
     }
 
     fn key_attrs(&self) -> Result<(Option<&'static IndexSchema>, &'static str, &'static str), Error> {
-        let index = match &self.index {
-            Ok(i) => *i,
-            Err(Error::UnknownIndex { model, name }) => {
-                return Err(Error::UnknownIndex {
-                    model,
-                    name: name.clone(),
-                })
-            }
-            Err(e) => return Err(Error::invalid_request(M::SCHEMA.name, e.to_string())),
-        };
+        let index = self.index.clone().map_err(|name| Error::UnknownIndex {
+            model: M::SCHEMA.name,
+            name,
+        })?;
         Ok(match index {
             Some(i) => (Some(i), i.pk_attr, i.sk_attr),
             None => (None, PK_ATTR, SK_ATTR),
@@ -334,7 +318,9 @@ impl<'a, M: Model, S, O> Query<'a, M, S, O> {
                 let v = p.value(AttributeValue::S(model_prefix));
                 format!("begins_with({sk_name}, {v})")
             }
-            Some(Err(e)) => return Err(Error::invalid_request(schema.name, e.to_string())),
+            Some(Err(reason)) => {
+                return Err(Error::invalid_request(schema.name, format!("sort key: {reason}")))
+            }
             Some(Ok(EncodedSortKey::Cmp(op, value))) => {
                 let stored = scope.key(schema.prefix, value);
                 digest_parts.extend([format!("{op:?}"), stored.clone()]);
