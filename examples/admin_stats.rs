@@ -1,7 +1,7 @@
 //! A cross-tenant admin report, computed for several tenants in parallel.
 //!
 //! ```sh
-//! cargo run --example admin_stats --features testkit
+//! cargo run --example admin_stats
 //! ```
 //!
 //! An operator's report needs every tenant's numbers, and reading them one tenant after the
@@ -102,7 +102,9 @@ pub async fn seed(db: &Db, tenants: &[TenantId]) -> Result<(), Error> {
 async fn stats_in_scope(db: &Db) -> Result<TenantStats, Error> {
     let tenant = TenantContext::resolve().await?;
     let placed = Order::query_by_state(db, &OrderState::Placed).all().await?;
-    let shipped = Order::query_by_state(db, &OrderState::Shipped).all().await?;
+    let shipped = Order::query_by_state(db, &OrderState::Shipped)
+        .all()
+        .await?;
     let all = placed.iter().chain(&shipped);
     Ok(TenantStats {
         foreign: all.clone().filter(|o| o.owner != tenant.as_str()).count(),
@@ -128,7 +130,11 @@ pub async fn report(db: &Db, tenants: &[TenantId]) -> Result<Vec<TenantStats>, E
 #[tokio::main]
 async fn main() -> Result<(), Error> {
     let client = dynabao::testkit::sdk_client().await?;
-    let db = Db::new(client, dynabao::testkit::unique_name("admin-stats-"), Tenancy::On);
+    let db = Db::new(
+        client,
+        dynabao::testkit::unique_name("admin-stats-"),
+        Tenancy::On,
+    );
     db.create_table().await?;
     let tenants = tenants();
     seed(&db, &tenants).await?;

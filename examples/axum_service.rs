@@ -2,7 +2,7 @@
 //! API keys as principals and the tenant named in a header, checked against the key.
 //!
 //! ```sh
-//! cargo run --example axum_service --features http,testkit
+//! cargo run --example axum_service
 //! curl -s localhost:3000/notes -H 'Authorization: Bearer demo-key' -H 'X-Tenant-ID: acme' \
 //!      -H 'Content-Type: application/json' -d '{"title":"hi","body":"first","tag":"inbox"}'
 //! curl -s 'localhost:3000/notes?tag=inbox&limit=10' -H 'Authorization: Bearer demo-key' \
@@ -40,7 +40,7 @@ use axum::response::Response;
 use axum::Router;
 use dynabao::http::{authorize_principal, ErrorResponse, HeaderResolver, TenantLayer};
 use dynabao::tenant::TenantId;
-use dynabao::{Config, Db};
+use dynabao::{Db, Tenancy};
 
 /// `API_KEYS` when it is not set. For trying the example only.
 pub const DEMO_API_KEYS: &str = "demo-key=acme|globex,initech-key=initech";
@@ -121,7 +121,11 @@ fn unauthorized(message: &'static str) -> Response {
 
 /// Authentication: `Authorization: Bearer <key>` becomes an [`ApiKeyPrincipal`] in the request
 /// extensions. Public paths pass without a key.
-async fn authenticate(State(keys): State<Arc<ApiKeys>>, mut request: Request, next: Next) -> Response {
+async fn authenticate(
+    State(keys): State<Arc<ApiKeys>>,
+    mut request: Request,
+    next: Next,
+) -> Response {
     if PUBLIC_PATHS.contains(&request.uri().path()) {
         return next.run(request).await;
     }
@@ -129,11 +133,14 @@ async fn authenticate(State(keys): State<Arc<ApiKeys>>, mut request: Request, ne
     let (Some(value), None) = (values.next(), values.next()) else {
         return unauthorized("send an API key as Authorization: Bearer <key>");
     };
-    let key = value.to_str().ok().and_then(|v| {
+    let bearer = value.to_str().ok().and_then(|v| {
         let (scheme, key) = v.split_once(' ')?;
         scheme.eq_ignore_ascii_case("bearer").then(|| key.trim())
     });
-    match key.and_then(|k| keys.principal(k)) {
+    let Some(key) = bearer.filter(|k| !k.is_empty()) else {
+        return unauthorized("send an API key as Authorization: Bearer <key>");
+    };
+    match keys.principal(key) {
         Some(principal) => {
             request.extensions_mut().insert(principal);
             next.run(request).await
@@ -147,10 +154,12 @@ async fn authenticate(State(keys): State<Arc<ApiKeys>>, mut request: Request, ne
 pub fn app(db: Db, keys: ApiKeys) -> Result<Router, dynabao::Error> {
     let tenants = TenantLayer::builder()
         .resolver(HeaderResolver::default())
-        .authorizer(authorize_principal(|key: &ApiKeyPrincipal, tenant: &TenantId| {
-            let allowed = key.tenants.contains(tenant);
-            async move { Ok(allowed) }
-        }))
+        .authorizer(authorize_principal(
+            |key: &ApiKeyPrincipal, tenant: &TenantId| {
+                let allowed = key.tenants.contains(tenant);
+                async move { Ok(allowed) }
+            },
+        ))
         .exclude("/health")
         .build()?;
     Ok(notes::router(db)
@@ -160,10 +169,13 @@ pub fn app(db: Db, keys: ApiKeys) -> Result<Router, dynabao::Error> {
 
 /// Connects to `DYNAMODB_ENDPOINT` (or an embedded DynamoDB Local) and creates the table
 /// `DYNABAO_TABLE` (default `notes`) if it is missing.
+///
+/// The client is the testkit's: the endpoint above, region `us-east-1` and fixed local
+/// credentials, which is what DynamoDB Local and LocalStack need. A service for AWS builds its
+/// `Db` with `Db::connect(Config::from_env()?)` instead.
 pub async fn connect() -> Result<Db, dynabao::Error> {
-    let endpoint = dynabao::testkit::endpoint().await?;
     let table = std::env::var("DYNABAO_TABLE").unwrap_or_else(|_| "notes".to_owned());
-    let db = Db::connect(Config::new(table).endpoint(endpoint)).await?;
+    let db = Db::new(dynabao::testkit::sdk_client().await?, table, Tenancy::On);
     db.create_table().await?;
     Ok(db)
 }

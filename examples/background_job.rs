@@ -1,7 +1,7 @@
 //! A background job that walks every tenant and does work in each, one tenant at a time.
 //!
 //! ```sh
-//! cargo run --example background_job --features testkit
+//! cargo run --example background_job
 //! ```
 //!
 //! The list of tenants lives in the table itself, as a global model (`#[bao(global)]`: keys
@@ -87,7 +87,11 @@ pub struct TenantRun {
 /// inactive; every tenant gets two past-due open invoices, one open invoice due later, and one
 /// paid invoice.
 pub async fn seed(db: &Db, now: DateTime<Utc>) -> Result<Vec<TenantId>, Error> {
-    let tenants = [("acme", "Acme Corp", true), ("globex", "Globex", true), ("initech", "Initech", false)];
+    let tenants = [
+        ("acme", "Acme Corp", true),
+        ("globex", "Globex", true),
+        ("initech", "Initech", false),
+    ];
     let mut ids = Vec::new();
     for (id, name, active) in tenants {
         TenantRecord::put(
@@ -107,8 +111,11 @@ pub async fn seed(db: &Db, now: DateTime<Utc>) -> Result<Vec<TenantId>, Error> {
                 ("c3", 800, InvoiceStatus::Open, now + Duration::days(10)),
                 ("c4", 9900, InvoiceStatus::Paid, now - Duration::days(30)),
             ] {
-                Invoice::create(db, Invoice::new(&format!("{id}-{customer}"), cents, status, due))
-                    .await?;
+                Invoice::create(
+                    db,
+                    Invoice::new(&format!("{id}-{customer}"), cents, status, due),
+                )
+                .await?;
             }
             Ok::<_, Error>(())
         })
@@ -127,7 +134,9 @@ pub async fn run(db: &Db, now: DateTime<Utc>) -> Result<Vec<TenantRun>, Error> {
     for record in registry.into_iter().filter(|r| r.active) {
         let tenant = TenantId::new(&record.id)?;
         let run = TenantContext::with_tenant(&tenant, async {
-            let open = Invoice::query_by_status(db, &InvoiceStatus::Open).all().await?;
+            let open = Invoice::query_by_status(db, &InvoiceStatus::Open)
+                .all()
+                .await?;
             let mut marked_overdue = 0;
             for invoice in open.iter().filter(|i| i.due < now) {
                 // Version-checked: an invoice paid meanwhile is not marked.
@@ -156,7 +165,11 @@ pub async fn run(db: &Db, now: DateTime<Utc>) -> Result<Vec<TenantRun>, Error> {
 #[tokio::main]
 async fn main() -> Result<(), Error> {
     let client = dynabao::testkit::sdk_client().await?;
-    let db = Db::new(client, dynabao::testkit::unique_name("background-job-"), Tenancy::On);
+    let db = Db::new(
+        client,
+        dynabao::testkit::unique_name("background-job-"),
+        Tenancy::On,
+    );
     db.create_table().await?;
     let now = Utc::now();
     let tenants = seed(&db, now).await?;
@@ -171,7 +184,12 @@ async fn main() -> Result<(), Error> {
     }
     // The inactive tenant was skipped: its past-due invoices are still open.
     let untouched = TenantContext::run_with_tenant("initech", async {
-        Ok::<_, Error>(Invoice::query_by_status(&db, &InvoiceStatus::Open).all().await?.len())
+        Ok::<_, Error>(
+            Invoice::query_by_status(&db, &InvoiceStatus::Open)
+                .all()
+                .await?
+                .len(),
+        )
     })
     .await?;
     println!("[initech] inactive, skipped: {untouched} invoices still open");

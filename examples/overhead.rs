@@ -1,7 +1,7 @@
 //! What dynabao costs over the raw `aws-sdk-dynamodb` client, measured side by side.
 //!
 //! ```sh
-//! cargo run --release --example overhead --features testkit
+//! cargo run --release --example overhead
 //! ```
 //!
 //! Two figures, each as dynabao / raw SDK:

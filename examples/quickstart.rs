@@ -1,7 +1,7 @@
 //! The quickstart: two tenants, one table, and each tenant sees only its own items.
 //!
 //! ```sh
-//! cargo run --example quickstart --features testkit
+//! cargo run --example quickstart
 //! ```
 //!
 //! With `DYNAMODB_ENDPOINT` unset this starts an embedded DynamoDB Local (Java, fetched once with

@@ -116,10 +116,17 @@ fn invalid(reason: &'static str) -> Error {
 }
 
 /// Encodes and signs a `LastEvaluatedKey` for `binding`.
-pub(crate) fn encode(key: &CursorKey, binding: &Binding<'_>, last_key: &Item) -> Result<String, Error> {
+pub(crate) fn encode(
+    key: &CursorKey,
+    binding: &Binding<'_>,
+    last_key: &Item,
+) -> Result<String, Error> {
     let mut buf = Vec::with_capacity(256);
     buf.push(VERSION);
-    put_str(&mut buf, binding.scope.tenant().map(|t| t.as_str()).unwrap_or(""))?;
+    put_str(
+        &mut buf,
+        binding.scope.tenant().map(|t| t.as_str()).unwrap_or(""),
+    )?;
     put_str(&mut buf, binding.model_prefix)?;
     put_str(&mut buf, binding.index)?;
     buf.extend_from_slice(&binding.condition);
@@ -245,8 +252,13 @@ mod tests {
         let key = CursorKey::new(b"0123456789abcdef0123456789abcdef");
         let a = scope("acme");
         let c = encode(&key, &binding(&a, ""), &last_key("acme")).unwrap();
-        assert!(c.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_'));
-        assert_eq!(decode(&key, &binding(&a, ""), &c).unwrap(), last_key("acme"));
+        assert!(c
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_'));
+        assert_eq!(
+            decode(&key, &binding(&a, ""), &c).unwrap(),
+            last_key("acme")
+        );
     }
 
     fn reason(e: Error) -> &'static str {
@@ -262,16 +274,31 @@ mod tests {
         let a = scope("acme");
         let b = scope("acme-corp");
         let c = encode(&key, &binding(&a, "gsi1"), &last_key("acme")).unwrap();
-        assert_eq!(reason(decode(&key, &binding(&b, "gsi1"), &c).unwrap_err()), "issued for another tenant");
-        assert_eq!(reason(decode(&key, &binding(&a, "gsi2"), &c).unwrap_err()), "issued for another index");
+        assert_eq!(
+            reason(decode(&key, &binding(&b, "gsi1"), &c).unwrap_err()),
+            "issued for another tenant"
+        );
+        assert_eq!(
+            reason(decode(&key, &binding(&a, "gsi2"), &c).unwrap_err()),
+            "issued for another index"
+        );
         let mut other_model = binding(&a, "gsi1");
         other_model.model_prefix = "post";
-        assert_eq!(reason(decode(&key, &other_model, &c).unwrap_err()), "issued for another model");
+        assert_eq!(
+            reason(decode(&key, &other_model, &c).unwrap_err()),
+            "issued for another model"
+        );
         let mut other_cond = binding(&a, "gsi1");
         other_cond.condition = condition_digest(&["_pk", "=", "y"]);
-        assert_eq!(reason(decode(&key, &other_cond, &c).unwrap_err()), "issued for another key condition");
+        assert_eq!(
+            reason(decode(&key, &other_cond, &c).unwrap_err()),
+            "issued for another key condition"
+        );
         let other_key = CursorKey::new(b"another key");
-        assert_eq!(reason(decode(&other_key, &binding(&a, "gsi1"), &c).unwrap_err()), "signature does not match");
+        assert_eq!(
+            reason(decode(&other_key, &binding(&a, "gsi1"), &c).unwrap_err()),
+            "signature does not match"
+        );
     }
 
     #[test]
@@ -283,11 +310,23 @@ mod tests {
         for i in 0..bytes.len() {
             bytes[i] ^= 1;
             let edited = URL_SAFE_NO_PAD.encode(&bytes);
-            assert!(matches!(decode(&key, &binding(&a, ""), &edited), Err(Error::InvalidCursor { .. })), "byte {i}");
+            assert!(
+                matches!(
+                    decode(&key, &binding(&a, ""), &edited),
+                    Err(Error::InvalidCursor { .. })
+                ),
+                "byte {i}"
+            );
             bytes[i] ^= 1;
         }
         for junk in ["", "!!!", "abc", &c[..c.len() - 2]] {
-            assert!(matches!(decode(&key, &binding(&a, ""), junk), Err(Error::InvalidCursor { .. })), "{junk:?}");
+            assert!(
+                matches!(
+                    decode(&key, &binding(&a, ""), junk),
+                    Err(Error::InvalidCursor { .. })
+                ),
+                "{junk:?}"
+            );
         }
     }
 
@@ -297,6 +336,9 @@ mod tests {
         let key = CursorKey::development();
         let a = scope("acme");
         let c = encode(&key, &binding(&a, ""), &last_key("globex")).unwrap();
-        assert_eq!(reason(decode(&key, &binding(&a, ""), &c).unwrap_err()), "key outside the tenant");
+        assert_eq!(
+            reason(decode(&key, &binding(&a, ""), &c).unwrap_err()),
+            "key outside the tenant"
+        );
     }
 }

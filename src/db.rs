@@ -219,9 +219,10 @@ impl Db {
         if let Some(endpoint) = &config.endpoint {
             loader = loader.endpoint_url(endpoint.clone());
             if is_loopback(endpoint) && std::env::var_os("AWS_ACCESS_KEY_ID").is_none() {
+                // DynamoDB Local accepts access keys of letters and digits only.
                 loader = loader.credentials_provider(aws_sdk_dynamodb::config::Credentials::new(
-                    "dynabao-local",
-                    "dynabao-local",
+                    "dynabaolocal",
+                    "dynabaolocal",
                     None,
                     None,
                     "dynabao-local",
@@ -236,7 +237,9 @@ impl Db {
         Ok(match config.cursor_key {
             Some(key) => db.with_cursor_key(key),
             None => {
-                tracing::warn!("no cursor key configured: cursors are signed with the public development key");
+                tracing::warn!(
+                    "no cursor key configured: cursors are signed with the public development key"
+                );
                 db
             }
         })

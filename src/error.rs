@@ -337,7 +337,7 @@ impl Error {
             Error::UniqueViolation { constraint, .. } => Some(constraint),
             Error::TransactionCanceled { reasons } => reasons
                 .iter()
-                .find(|r| r.is_condition_failed())
+                .find(|r| r.is_condition_failed() && r.is_unique_claim())
                 .and_then(|r| r.constraint),
             _ => None,
         }

@@ -260,9 +260,15 @@ mod tests {
 
     #[test]
     fn throttling_and_5xx_are_retryable_validation_is_not() {
+        // As the SDK deserializes it: the modeled error with the code in its metadata.
         let throttled = GetItemError::ProvisionedThroughputExceededException(
             ProvisionedThroughputExceededException::builder()
                 .message("slow down")
+                .meta(
+                    ErrorMetadata::builder()
+                        .code("ProvisionedThroughputExceededException")
+                        .build(),
+                )
                 .build(),
         );
         assert!(is_retryable(&service(throttled, 400)));
@@ -300,6 +306,9 @@ mod tests {
             .write_capacity_units(2.0)
             .build();
         let put = PutItemOutput::builder().consumed_capacity(split).build();
-        assert_eq!((units(&put).read_units, units(&put).write_units), (1.0, 2.0));
+        assert_eq!(
+            (units(&put).read_units, units(&put).write_units),
+            (1.0, 2.0)
+        );
     }
 }

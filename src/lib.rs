@@ -79,18 +79,18 @@ pub mod expr;
 #[cfg(feature = "http")]
 pub mod http;
 pub mod key;
-pub mod loader;
 #[cfg(feature = "lambda")]
 pub mod lambda;
+pub mod loader;
 pub mod model;
 pub mod ops;
 pub mod retry;
 pub mod set;
 mod table;
 pub mod tenant;
-pub mod transact;
 #[cfg(feature = "testkit")]
 pub mod testkit;
+pub mod transact;
 
 pub use codec::TTL_ATTR;
 pub use cursor::CursorKey;
@@ -99,9 +99,9 @@ pub use error::{Error, Item, Result};
 pub use expr::Condition;
 pub use key::{Key, KeyPart, KeyScope};
 pub use loader::Loader;
+pub use model::{Field, Model};
 pub use retry::RetryPolicy;
 pub use set::{NumberSet, StringSet};
-pub use model::{Field, Model};
 pub use tenant::{TenantContext, TenantId};
 
 /// `#[derive(KeyPart)]` for unit-variant enums that serialize to strings.

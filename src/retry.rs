@@ -1,6 +1,6 @@
 //! How dynabao retries: throttling, transient errors and unprocessed batch items.
 //!
-//! Every request passes one place ([`exec`](crate::exec)), which retries it with exponential
+//! Every request passes one place (the crate's `exec` module), which retries it with exponential
 //! backoff and *full jitter* (each wait is uniform in `0..=min(max_delay, base_delay * 2^n)`,
 //! as in the AWS Architecture Blog's "Exponential Backoff and Jitter") when DynamoDB answers
 //! with:

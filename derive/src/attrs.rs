@@ -179,7 +179,8 @@ pub fn container(attrs: &[Attribute]) -> syn::Result<ContainerAttrs> {
                             Err(inner.error("unknown iterable option; expected gsi or buckets"))
                         }
                     })?;
-                    let gsi = gsi.ok_or_else(|| syn::Error::new(span, "iterable needs gsi = 1..=5"))?;
+                    let gsi =
+                        gsi.ok_or_else(|| syn::Error::new(span, "iterable needs gsi = 1..=5"))?;
                     let gsi_value: u8 = gsi.base10_parse().unwrap_or(0);
                     if !(1..=5).contains(&gsi_value) {
                         return Err(syn::Error::new(gsi.span(), "gsi must be 1, 2, 3, 4 or 5"));
@@ -194,13 +195,23 @@ pub fn container(attrs: &[Attribute]) -> syn::Result<ContainerAttrs> {
                         }
                         None => 8,
                     };
-                    set_once(&mut out.iterable, IterableAttr { gsi, gsi_value, buckets }, span, "iterable")
+                    set_once(
+                        &mut out.iterable,
+                        IterableAttr {
+                            gsi,
+                            gsi_value,
+                            buckets,
+                        },
+                        span,
+                        "iterable",
+                    )
                 } else if meta.path.is_ident("unique") {
                     out.uniques.push(crate::unique::parse(&meta)?);
                     Ok(())
                 } else {
-                    Err(meta
-                        .error("unknown model option; expected prefix, global, pk, sk, index or iterable"))
+                    Err(meta.error(
+                        "unknown model option; expected prefix, global, pk, sk, index or iterable",
+                    ))
                 }
             })?;
         } else if attr.path().is_ident("serde") {

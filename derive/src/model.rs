@@ -264,10 +264,18 @@ pub fn expand(input: DeriveInput) -> syn::Result<TokenStream> {
     }
 
     if let Some(it) = &container.iterable {
-        if let Some(index) = container.indexes.iter().find(|i| i.gsi_value == it.gsi_value) {
+        if let Some(index) = container
+            .indexes
+            .iter()
+            .find(|i| i.gsi_value == it.gsi_value)
+        {
             return Err(err(
                 it.gsi.span(),
-                format!("gsi{} is already used by index \"{}\"; the iteration index needs its own gsi", it.gsi_value, index.name.value()),
+                format!(
+                    "gsi{} is already used by index \"{}\"; the iteration index needs its own gsi",
+                    it.gsi_value,
+                    index.name.value()
+                ),
             ));
         }
     }

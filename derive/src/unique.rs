@@ -101,7 +101,9 @@ pub fn expand(
     }
     if ttl.is_some() {
         return Err(syn::Error::new(
-            ttl_span.or(attrs.first().map(|a| a.span)).unwrap_or_else(Span::call_site),
+            ttl_span
+                .or(attrs.first().map(|a| a.span))
+                .unwrap_or_else(Span::call_site),
             "a model with #[bao(ttl)] cannot have unique constraints: DynamoDB's TTL deletes the \
              item but not its constraint items, which would then block the value forever",
         ));
@@ -119,10 +121,15 @@ pub fn expand(
                 "a unique constraint name must be a Rust identifier (letters, digits, `_`)",
             ));
         }
-        if attrs[..n].iter().any(|a| a.name.value() == name) {
+        let short = |n: &str| n.strip_prefix("by_").unwrap_or(n).to_owned();
+        if attrs[..n]
+            .iter()
+            .any(|a| short(&a.name.value()) == short(&name))
+        {
             return Err(syn::Error::new(
                 attr.name.span(),
-                "two unique constraints have this name",
+                "two unique constraints have this name (a leading `by_` does not count: both \
+                 would generate the same find_by_ function)",
             ));
         }
         let (field_name, field_span) = &attr.field;
@@ -130,7 +137,10 @@ pub fn expand(
             .iter()
             .position(|f| f.name == *field_name)
             .ok_or_else(|| {
-                syn::Error::new(*field_span, format!("no field named `{field_name}` in this struct"))
+                syn::Error::new(
+                    *field_span,
+                    format!("no field named `{field_name}` in this struct"),
+                )
             })?;
         if attrs[..n].iter().any(|a| a.field.0 == *field_name) {
             return Err(syn::Error::new(
@@ -159,8 +169,7 @@ pub fn expand(
         schemas.push(quote! {
             ::dynabao::model::UniqueSchema { name: #name, field: &#schema }
         });
-        let short = name.strip_prefix("by_").unwrap_or(&name);
-        let fname = format_ident!("find_by_{}", short, span = attr.name.span());
+        let fname = format_ident!("find_by_{}", short(&name), span = attr.name.span());
         let arg = Ident::new("value", Span::call_site());
         let doc = format!(
             "The item whose `{}` is `{}` (unique constraint `{}`), or `None`.",

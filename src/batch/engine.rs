@@ -5,9 +5,7 @@ use std::collections::HashMap;
 use std::hash::Hash;
 use std::ops::Range;
 
-use aws_sdk_dynamodb::types::{
-    KeysAndAttributes, ReturnConsumedCapacity, WriteRequest,
-};
+use aws_sdk_dynamodb::types::{KeysAndAttributes, ReturnConsumedCapacity, WriteRequest};
 
 use super::fanout::run_bounded;
 use crate::db::Db;
@@ -157,20 +155,17 @@ async fn get_chunk(
             .batch_get_item()
             .request_items(db.table(), request)
             .return_consumed_capacity(ReturnConsumedCapacity::Total);
-        let out = match exec::send(&db, "BatchGetItem", model, &scope, || {
-            fluent.clone().send()
-        })
-        .await
-        {
-            Ok(out) => out,
-            Err(e) => {
-                return ChunkGet {
-                    found,
-                    unprocessed: pending_indexes(&pending, &by_key),
-                    error: Some(Error::dynamo("BatchGetItem", e.into_service_error())),
+        let out =
+            match exec::send(&db, "BatchGetItem", model, &scope, || fluent.clone().send()).await {
+                Ok(out) => out,
+                Err(e) => {
+                    return ChunkGet {
+                        found,
+                        unprocessed: pending_indexes(&pending, &by_key),
+                        error: Some(Error::dynamo("BatchGetItem", e.into_service_error())),
+                    }
                 }
-            }
-        };
+            };
         let mut responses = out.responses.unwrap_or_default();
         for item in responses.remove(db.table()).unwrap_or_default() {
             match key_of(&item).and_then(|k| by_key.get(&k).copied()) {
@@ -213,7 +208,12 @@ async fn get_chunk(
                 error: None,
             };
         }
-        tracing::debug!(model, keys = pending.len(), round, "dynabao: resending unprocessed keys");
+        tracing::debug!(
+            model,
+            keys = pending.len(),
+            round,
+            "dynabao: resending unprocessed keys"
+        );
         tokio::time::sleep(policy.delay(round)).await;
         round += 1;
     }
@@ -344,7 +344,12 @@ async fn write_chunk(
                 error: None,
             };
         }
-        tracing::debug!(model, items = pending.len(), round, "dynabao: resending unprocessed items");
+        tracing::debug!(
+            model,
+            items = pending.len(),
+            round,
+            "dynabao: resending unprocessed items"
+        );
         tokio::time::sleep(policy.delay(round)).await;
         round += 1;
     }

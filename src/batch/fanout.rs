@@ -93,7 +93,11 @@ mod tests {
         for (i, slot) in out.into_iter().enumerate() {
             let (j, seen) = slot.unwrap();
             assert_eq!(i, j, "results in the order given");
-            assert_eq!(seen.as_ref(), Some(&tenant), "task {i} ran in the caller's tenant");
+            assert_eq!(
+                seen.as_ref(),
+                Some(&tenant),
+                "task {i} ran in the caller's tenant"
+            );
         }
     }
 }

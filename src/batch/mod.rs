@@ -46,8 +46,8 @@ use aws_sdk_dynamodb::types::{
 };
 use chrono::Utc;
 
-pub(crate) use engine::{dedup, get_raw, key_of, DEFAULT_CONCURRENCY, GET_CHUNK};
 use engine::{chunks, write_raw, WRITE_CHUNK};
+pub(crate) use engine::{dedup, get_raw, key_of, DEFAULT_CONCURRENCY, GET_CHUNK};
 
 use crate::codec;
 use crate::db::Db;
@@ -443,7 +443,9 @@ impl<'a> BatchWrite<'a> {
         // Tell the loader what the table now holds, item by item.
         if loader::Loader::current().is_some() {
             for (i, w) in requests.iter().enumerate() {
-                let Some(key) = engine::write_key(w) else { continue };
+                let Some(key) = engine::write_key(w) else {
+                    continue;
+                };
                 let entry_scope = match self.entries.get(i).map(Entry::schema) {
                     Some(s) if s.global || self.db.tenancy() == crate::Tenancy::Off => {
                         KeyScope::Global

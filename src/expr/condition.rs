@@ -221,7 +221,11 @@ fn render<M: Model>(node: &Node, p: &mut Placeholders) -> Result<String, Error> 
             if vs.is_empty() || vs.len() > 100 {
                 return Err(Error::invalid_request(
                     M::SCHEMA.name,
-                    format!("`in` on {} needs 1 to 100 values, got {}", path.attr, vs.len()),
+                    format!(
+                        "`in` on {} needs 1 to 100 values, got {}",
+                        path.attr,
+                        vs.len()
+                    ),
                 ));
             }
             let name = path.render(p);
@@ -346,14 +350,20 @@ impl<M, T: Serialize> Field<M, T> {
 impl<M> Field<M, String> {
     /// The string field starts with `prefix`.
     pub fn begins_with(self, prefix: impl Into<String>) -> Condition<M> {
-        Condition::new(Node::BeginsWith(Path::top(self.attr()), to_operand(prefix.into())))
+        Condition::new(Node::BeginsWith(
+            Path::top(self.attr()),
+            to_operand(prefix.into()),
+        ))
     }
 }
 
 impl<M> Field<M, Option<String>> {
     /// The string field is present and starts with `prefix`.
     pub fn begins_with(self, prefix: impl Into<String>) -> Condition<M> {
-        Condition::new(Node::BeginsWith(Path::top(self.attr()), to_operand(prefix.into())))
+        Condition::new(Node::BeginsWith(
+            Path::top(self.attr()),
+            to_operand(prefix.into()),
+        ))
     }
 }
 

@@ -23,7 +23,13 @@ struct Thing {
     expires: Option<chrono::DateTime<chrono::Utc>>,
 }
 
-fn render(c: Condition<Thing>) -> (String, HashMap<String, String>, HashMap<String, AttributeValue>) {
+fn render(
+    c: Condition<Thing>,
+) -> (
+    String,
+    HashMap<String, String>,
+    HashMap<String, AttributeValue>,
+) {
     let mut p = Placeholders::new();
     let s = c.render(&mut p).unwrap();
     let (n, v) = p.into_maps();
@@ -56,15 +62,30 @@ fn comparisons() {
 
 #[test]
 fn functions_and_lists() {
-    assert_eq!(render(Thing::SIZE.between(1u32, 9u32)).0, "#n0 BETWEEN :v0 AND :v1");
-    assert_eq!(render(Thing::NAME.begins_with("ab")).0, "begins_with(#n0, :v0)");
-    assert_eq!(render(Thing::NICK.begins_with("ab")).0, "begins_with(#n0, :v0)");
+    assert_eq!(
+        render(Thing::SIZE.between(1u32, 9u32)).0,
+        "#n0 BETWEEN :v0 AND :v1"
+    );
+    assert_eq!(
+        render(Thing::NAME.begins_with("ab")).0,
+        "begins_with(#n0, :v0)"
+    );
+    assert_eq!(
+        render(Thing::NICK.begins_with("ab")).0,
+        "begins_with(#n0, :v0)"
+    );
     let (e, _, v) = render(Thing::TAGS.contains("x"));
     assert_eq!(e, "contains(#n0, :v0)");
     assert_eq!(v[":v0"], s("x"));
-    assert_eq!(render(Thing::NAME.is_in(["a", "b", "c"])).0, "#n0 IN (:v0, :v1, :v2)");
+    assert_eq!(
+        render(Thing::NAME.is_in(["a", "b", "c"])).0,
+        "#n0 IN (:v0, :v1, :v2)"
+    );
     assert_eq!(render(Thing::NICK.exists()).0, "attribute_exists(#n0)");
-    assert_eq!(render(Thing::NICK.not_exists()).0, "attribute_not_exists(#n0)");
+    assert_eq!(
+        render(Thing::NICK.not_exists()).0,
+        "attribute_not_exists(#n0)"
+    );
     let (e, _, v) = render(Thing::TAGS.size().ge(2));
     assert_eq!(e, "size(#n0) >= :v0");
     assert_eq!(v[":v0"], n("2"));
@@ -98,8 +119,14 @@ fn nested_paths() {
     assert_eq!(names["#n0"], "meta");
     assert_eq!(names["#n1"], "colour");
     assert_eq!(values[":v0"], s("red"));
-    assert_eq!(render(Thing::TAGS.path().index(2).eq("z")).0, "#n0[2] = :v0");
-    assert_eq!(render(Thing::META.path().key("a").exists()).0, "attribute_exists(#n0.#n1)");
+    assert_eq!(
+        render(Thing::TAGS.path().index(2).eq("z")).0,
+        "#n0[2] = :v0"
+    );
+    assert_eq!(
+        render(Thing::META.path().key("a").exists()).0,
+        "attribute_exists(#n0.#n1)"
+    );
 }
 
 #[test]
@@ -115,5 +142,8 @@ fn ttl_values_are_compared_as_stored_epoch_seconds() {
 fn in_with_no_values_is_an_invalid_request() {
     let c = Thing::NAME.is_in(Vec::<String>::new());
     let err = c.render(&mut Placeholders::new()).unwrap_err();
-    assert!(matches!(err, crate::Error::InvalidRequest { .. }), "{err:?}");
+    assert!(
+        matches!(err, crate::Error::InvalidRequest { .. }),
+        "{err:?}"
+    );
 }

@@ -142,8 +142,11 @@ impl fmt::Debug for TenantLayer {
 
 impl fmt::Debug for Config {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let resolvers: Vec<(&str, Trust)> =
-            self.resolvers.iter().map(|r| (r.name(), r.trust())).collect();
+        let resolvers: Vec<(&str, Trust)> = self
+            .resolvers
+            .iter()
+            .map(|r| (r.name(), r.trust()))
+            .collect();
         f.debug_struct("TenantLayer")
             .field("resolvers", &resolvers)
             .field("authorizer", &self.authorizer.is_some())

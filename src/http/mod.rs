@@ -34,6 +34,43 @@
 //! # Ok::<(), dynabao::Error>(())
 //! ```
 //!
+//! # Resolvers
+//!
+//! Each resolver finds the tenant in one place of an HTTP request:
+//!
+//! | resolver | where | default | trust |
+//! |---|---|---|---|
+//! | [`HeaderResolver`] | a header | `X-Tenant-ID` | claimed |
+//! | [`QueryResolver`] | a query parameter | `tenant_id` | claimed |
+//! | [`PathResolver`] | a path segment | (a pattern such as `/tenants/{tenant}`) | claimed |
+//! | [`SubdomainResolver`] | the host, under a base domain | (the base domain) | claimed |
+//! | [`DomainResolver`] | the host, through a [`TenantLookup`] | | claimed |
+//! | [`ApiKeyResolver`] | an API key, through a [`TenantLookup`] | `X-API-Key` | verified |
+//! | [`ClaimResolver`] | a claim of a verified identity in the extensions | | verified |
+//! | `dynabao::lambda::AuthorizerResolver` (feature `lambda`) | what an API Gateway authorizer verified, in `lambda_http`'s request context | | verified |
+//! | [`request_resolver_fn`] | your closure | | you say |
+//!
+//! A **claimed** tenant is one the client chose; the layer uses it only after its
+//! [`TenantAuthorizer`] has allowed it for the request's principal. A
+//! **verified** tenant comes from a credential already checked (an API key that was looked up,
+//! a JWT that middleware or API Gateway verified) and is used as is.
+//!
+//! Each resolver answers `Ok(Some(tenant))`, `Ok(None)` (not here: ask the next one), or a
+//! [`Rejection`] that stops the chain: a value that is there but malformed (an invalid tenant
+//! id, a parameter given twice) is an error, never a miss, so a later resolver cannot answer in
+//! its place.
+//!
+//! # The principal
+//!
+//! The layer does not authenticate: the service's own authentication (middleware in front of
+//! the layer: API keys, sessions, mTLS, a JWT library) puts its principal in the request
+//! extensions, and the [`TenantAuthorizer`] finds it there. [`authorize_principal`] does that
+//! for a principal of one type `P`: no `P` is `401 unauthorized`, a denied tenant `403
+//! tenant_forbidden`. A claimed tenant is checked before anything runs scoped to it; a verified
+//! one needs no check.
+//!
+//! # Errors
+//!
 //! Handlers turn dynabao errors into responses with [`ErrorResponse`]: statuses that fit the
 //! error, a stable code, and nothing internal (a `TenantRequired` inside a scoped request is a
 //! bug in the service: `500`, logged).
@@ -50,9 +87,9 @@ pub use authorize::{authorize_principal, AuthorizeFuture, PrincipalAuthorizer, T
 pub use layer::{ResolvedTenant, TenantFuture, TenantLayer, TenantLayerBuilder, TenantService};
 pub use lookup::{lookup_fn, FnLookup, LookupFuture, TenantLookup};
 pub use resolvers::{
-    request_resolver_fn, ApiKeyResolver, ClaimResolver, Claims, DomainResolver,
-    FnRequestResolver, HeaderResolver, PathResolver, QueryResolver, RequestResolver,
-    ResolveFuture, SubdomainResolver, Trust, VerifiedClaims,
+    request_resolver_fn, ApiKeyResolver, ClaimResolver, Claims, DomainResolver, FnRequestResolver,
+    HeaderResolver, PathResolver, QueryResolver, RequestResolver, ResolveFuture, SubdomainResolver,
+    Trust, VerifiedClaims,
 };
 pub use response::{ErrorResponse, Rejection};
 

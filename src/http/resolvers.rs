@@ -1,24 +1,5 @@
-//! Request resolvers: each finds the tenant in one place of an HTTP request.
-//!
-//! | resolver | where | default | trust |
-//! |---|---|---|---|
-//! | [`HeaderResolver`] | a header | `X-Tenant-ID` | claimed |
-//! | [`QueryResolver`] | a query parameter | `tenant_id` | claimed |
-//! | [`PathResolver`] | a path segment | (a pattern such as `/tenants/{tenant}`) | claimed |
-//! | [`SubdomainResolver`] | the host, under a base domain | (the base domain) | claimed |
-//! | [`DomainResolver`] | the host, through a [`TenantLookup`] | | claimed |
-//! | [`ApiKeyResolver`] | an API key, through a [`TenantLookup`] | `X-API-Key` | verified |
-//! | [`ClaimResolver`] | a claim of a verified identity in the extensions | | verified |
-//!
-//! A **claimed** tenant is one the client chose; the layer uses it only after its
-//! [`TenantAuthorizer`](super::TenantAuthorizer) has allowed it for the request's principal. A
-//! **verified** tenant comes from a credential already checked (an API key that was looked up,
-//! a JWT that middleware or API Gateway verified) and is used as is.
-//!
-//! Each resolver answers `Ok(Some(tenant))`, `Ok(None)` (not here: ask the next one), or a
-//! [`Rejection`] that stops the chain: a value that is there but malformed (an invalid tenant
-//! id, a parameter given twice) is an error, never a miss, so a later resolver cannot answer in
-//! its place.
+//! Request resolvers: each finds the tenant in one place of an HTTP request. The table of
+//! resolvers and what their answers mean is in the [`http`](crate::http) module docs.
 
 use std::borrow::Cow;
 use std::collections::HashMap;
@@ -56,7 +37,7 @@ pub enum Trust {
 ///
 /// A resolver sees the request head (`http::request::Parts`: method, URI, headers, and the
 /// extensions earlier middleware or `lambda_http` put there), never the body. See the
-/// [module docs](self) for what each answer means.
+/// [`http` module docs](crate::http) for what each answer means.
 pub trait RequestResolver: Send + Sync + 'static {
     /// A short name for traces (`header`, `subdomain`, ...), recorded on the request's span.
     fn name(&self) -> &'static str;
@@ -245,10 +226,12 @@ impl RequestResolver for QueryResolver {
     }
 
     fn resolve<'a>(&'a self, request: &'a Parts) -> ResolveFuture<'a> {
-        done(query_value(request.uri.query(), &self.param).and_then(|v| match v {
-            Some(value) => tenant(&value),
-            None => Ok(None),
-        }))
+        done(
+            query_value(request.uri.query(), &self.param).and_then(|v| match v {
+                Some(value) => tenant(&value),
+                None => Ok(None),
+            }),
+        )
     }
 }
 
@@ -701,9 +684,7 @@ pub trait Claims: Send + Sync + 'static {
 pub struct VerifiedClaims(pub serde_json::Map<String, serde_json::Value>);
 
 /// A JSON claim value as text: strings and integers; anything else is malformed.
-pub(crate) fn json_claim(
-    value: &serde_json::Value,
-) -> Result<Cow<'_, str>, &'static str> {
+pub(crate) fn json_claim(value: &serde_json::Value) -> Result<Cow<'_, str>, &'static str> {
     match value {
         serde_json::Value::String(s) => Ok(Cow::Borrowed(s)),
         serde_json::Value::Number(n) if n.is_i64() || n.is_u64() => Ok(Cow::Owned(n.to_string())),

@@ -10,7 +10,7 @@ use std::borrow::Cow;
 use std::fmt;
 
 use http::header::{HeaderName, CONTENT_TYPE};
-use http::{HeaderMap, HeaderValue, Response, StatusCode};
+use http::{HeaderValue, Response, StatusCode};
 
 use crate::error::BoxError;
 use crate::Error;
@@ -135,7 +135,11 @@ const INTERNAL_MESSAGE: &str = "internal server error";
 /// | `AlreadyExists` | 409 | `already_exists` |
 /// | `VersionConflict` | 409 | `version_conflict` (map it to 412 yourself for `If-Match`) |
 /// | `ConditionFailed` | 409 | `condition_failed` |
-/// | `Dynamo` throttling | 503 | `unavailable` (logged) |
+/// | `UniqueViolation` | 409 | `unique_violation` |
+/// | `TransactionCanceled` | 409 | `transaction_canceled` |
+/// | `Contention` | 409 | `contention` |
+/// | `ItemTooLarge` | 413 | `item_too_large` |
+/// | `Dynamo` throttling, `BatchIncomplete` | 503 | `unavailable` (logged) |
 /// | `TenantRequired`, `CrossTenant`, anything else | 500 | `internal_error` (logged) |
 ///
 /// `TenantRequired` inside a request that the layer scoped is a bug in the service (typically a
@@ -146,7 +150,9 @@ pub struct ErrorResponse {
     status: StatusCode,
     code: Cow<'static, str>,
     message: Cow<'static, str>,
-    headers: HeaderMap,
+    /// Extra headers; a `Vec` rather than a `HeaderMap` keeps the type small enough to be the
+    /// error of a `Result` (clippy's `result_large_err`).
+    headers: Vec<(HeaderName, HeaderValue)>,
 }
 
 impl ErrorResponse {
@@ -160,7 +166,7 @@ impl ErrorResponse {
             status,
             code: code.into(),
             message: message.into(),
-            headers: HeaderMap::new(),
+            headers: Vec::new(),
         }
     }
 
@@ -175,7 +181,7 @@ impl ErrorResponse {
 
     /// Adds a header to the response (`WWW-Authenticate` on a 401, say).
     pub fn header(mut self, name: HeaderName, value: HeaderValue) -> Self {
-        self.headers.append(name, value);
+        self.headers.push((name, value));
         self
     }
 
@@ -205,14 +211,22 @@ impl ErrorResponse {
         *response.status_mut() = self.status;
         let headers = response.headers_mut();
         headers.insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
-        headers.extend(self.headers);
+        for (name, value) in self.headers {
+            headers.append(name, value);
+        }
         response
     }
 }
 
 impl fmt::Display for ErrorResponse {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{} {}: {}", self.status.as_u16(), self.code, self.message)
+        write!(
+            f,
+            "{} {}: {}",
+            self.status.as_u16(),
+            self.code,
+            self.message
+        )
     }
 }
 
@@ -234,6 +248,8 @@ impl From<Rejection> for ErrorResponse {
 
 impl From<&Error> for ErrorResponse {
     fn from(err: &Error) -> Self {
+        // An error shared by several callers (a batched read) maps like the one it holds.
+        let err = err.inner();
         let (status, message) = match err {
             Error::InvalidTenantId { reason, .. } => (
                 StatusCode::BAD_REQUEST,
@@ -255,9 +271,10 @@ impl From<&Error> for ErrorResponse {
                 StatusCode::CONFLICT,
                 "the stored version is not the expected one".into(),
             ),
-            Error::ConditionFailed { .. } => {
-                (StatusCode::CONFLICT, "a condition of the write failed".into())
-            }
+            Error::ConditionFailed { .. } => (
+                StatusCode::CONFLICT,
+                "a condition of the write failed".into(),
+            ),
             Error::Dynamo { source, .. } if is_throttling(source) => {
                 tracing::error!(error = %err, code = err.code(), "dynabao: DynamoDB throttled the request");
                 return ErrorResponse::new(
@@ -275,10 +292,37 @@ impl From<&Error> for ErrorResponse {
                 );
                 return ErrorResponse::internal();
             }
-            _ => {
-                tracing::error!(error = %err, code = err.code(), "dynabao: request failed");
-                return ErrorResponse::internal();
-            }
+            // Batch and transaction errors, by their stable codes.
+            _ => match err.code() {
+                "unique_violation" => (
+                    StatusCode::CONFLICT,
+                    "a unique value is already taken".into(),
+                ),
+                "transaction_canceled" => (
+                    StatusCode::CONFLICT,
+                    "the transaction was canceled; nothing was written".into(),
+                ),
+                "contention" => (
+                    StatusCode::CONFLICT,
+                    "the item kept changing concurrently; nothing was written".into(),
+                ),
+                "item_too_large" => (
+                    StatusCode::PAYLOAD_TOO_LARGE,
+                    "the item is too large".into(),
+                ),
+                "batch_incomplete" => {
+                    tracing::error!(error = %err, code = err.code(), "dynabao: batch left items unprocessed");
+                    return ErrorResponse::new(
+                        StatusCode::SERVICE_UNAVAILABLE,
+                        "unavailable",
+                        "the service is busy; retry later",
+                    );
+                }
+                _ => {
+                    tracing::error!(error = %err, code = err.code(), "dynabao: request failed");
+                    return ErrorResponse::internal();
+                }
+            },
         };
         ErrorResponse::new(status, err.code(), message)
     }

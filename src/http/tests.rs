@@ -35,16 +35,23 @@ async fn ask(
 }
 
 /// The rejection's code, or the tenant: compact to assert on.
-fn outcome(r: Result<Option<TenantId>, Rejection>) -> Result<Option<String>, &'static str> {
+fn outcome(r: Answer) -> Outcome {
     r.map(|t| t.map(|t| t.to_string())).map_err(|e| e.code())
 }
 
-fn hit(s: &str) -> Result<Option<String>, &'static str> {
+fn hit(s: &str) -> Outcome {
     Ok(Some(s.to_owned()))
 }
 
 const MISS: Result<Option<String>, &str> = Ok(None);
 const INVALID: Result<Option<String>, &str> = Err("invalid_tenant_id");
+
+/// What a resolver answered: the tenant, or the rejection's code.
+type Outcome = Result<Option<String>, &'static str>;
+/// Request headers as (name, raw value) pairs.
+type Headers<'a> = Vec<(&'a str, &'a [u8])>;
+/// The answer a [`fixed`] resolver gives.
+type Answer = Result<Option<TenantId>, Rejection>;
 
 // ---------------------------------------------------------------------------------------------
 // Header
@@ -55,9 +62,12 @@ async fn header_resolver_hit_miss_malformed() {
     assert_eq!(r.name(), "header");
     assert_eq!(r.trust(), Trust::Claimed);
     assert_eq!(r.header(), "x-tenant-id");
-    let cases: Vec<(Vec<(&str, &[u8])>, Result<Option<String>, &str>)> = vec![
+    let cases: Vec<(Headers<'_>, Outcome)> = vec![
         (vec![("X-Tenant-ID", b"acme")], hit("acme")),
-        (vec![("x-tenant-id", b"Acme-Corp.eu_1")], hit("Acme-Corp.eu_1")),
+        (
+            vec![("x-tenant-id", b"Acme-Corp.eu_1")],
+            hit("Acme-Corp.eu_1"),
+        ),
         (vec![], MISS),
         (vec![("X-Other", b"acme")], MISS),
         (vec![("X-Tenant-ID", b"acme#admin")], INVALID),
@@ -139,7 +149,10 @@ fn percent_decoding() {
     use super::resolvers::percent_decode;
     assert_eq!(percent_decode("a%20b+c", true).as_deref(), Some("a b c"));
     assert_eq!(percent_decode("a%20b+c", false).as_deref(), Some("a b+c"));
-    assert_eq!(percent_decode("%E2%9C%93", false).as_deref(), Some("\u{2713}"));
+    assert_eq!(
+        percent_decode("%E2%9C%93", false).as_deref(),
+        Some("\u{2713}")
+    );
     assert_eq!(percent_decode("%", false), None);
     assert_eq!(percent_decode("%4", false), None);
     assert_eq!(percent_decode("%g0", false), None);
@@ -222,7 +235,7 @@ fn path_patterns_are_checked() {
 async fn subdomain_resolver_hit_miss_malformed() {
     let r = SubdomainResolver::new("example.com").unwrap().ignore("API");
     assert_eq!((r.name(), r.trust()), ("subdomain", Trust::Claimed));
-    let cases: Vec<(&str, Vec<(&str, &[u8])>, Result<Option<String>, &str>)> = vec![
+    let cases: Vec<(&str, Headers<'_>, Outcome)> = vec![
         ("/", vec![("Host", b"acme.example.com")], hit("acme")),
         ("/", vec![("Host", b"ACME.Example.COM:8443")], hit("acme")),
         ("/", vec![("Host", b"acme.example.com.")], hit("acme")),
@@ -238,7 +251,11 @@ async fn subdomain_resolver_hit_miss_malformed() {
         ("/", vec![], MISS),
         ("/", vec![("Host", b".example.com")], MISS),
         ("/", vec![("Host", b"a+b.example.com")], INVALID),
-        ("/", vec![("Host", b"a.example.com"), ("Host", b"b.example.com")], INVALID),
+        (
+            "/",
+            vec![("Host", b"a.example.com"), ("Host", b"b.example.com")],
+            INVALID,
+        ),
         // HTTP/2 and absolute-form requests carry the host in the URI.
         ("http://globex.example.com/notes", vec![], hit("globex")),
         (
@@ -249,7 +266,11 @@ async fn subdomain_resolver_hit_miss_malformed() {
     ];
     for (uri, headers, expected) in cases {
         let parts = head(uri, &headers);
-        assert_eq!(outcome(ask(&r, &parts).await), expected, "{uri} {headers:?}");
+        assert_eq!(
+            outcome(ask(&r, &parts).await),
+            expected,
+            "{uri} {headers:?}"
+        );
     }
     assert_eq!(
         SubdomainResolver::new(".Example.com.")
@@ -272,7 +293,7 @@ async fn domain_resolver_maps_hosts_through_the_lookup() {
     domains.insert("billing.acme.com".to_owned(), tid("acme"));
     let r = DomainResolver::new(domains);
     assert_eq!((r.name(), r.trust()), ("domain", Trust::Claimed));
-    let cases: Vec<(Vec<(&str, &[u8])>, Result<Option<String>, &str>)> = vec![
+    let cases: Vec<(Headers<'_>, Outcome)> = vec![
         (vec![("Host", b"billing.acme.com")], hit("acme")),
         (vec![("Host", b"Billing.ACME.com:443")], hit("acme")),
         (vec![("Host", b"other.acme.com")], MISS),
@@ -307,7 +328,7 @@ fn keys() -> BTreeMap<String, TenantId> {
 async fn api_key_resolver_hit_miss_malformed() {
     let r = ApiKeyResolver::new(keys());
     assert_eq!((r.name(), r.trust()), ("api_key", Trust::Verified));
-    let cases: Vec<(Vec<(&str, &[u8])>, Result<Option<String>, &str>)> = vec![
+    let cases: Vec<(Headers<'_>, Outcome)> = vec![
         (vec![("X-API-Key", b"k-acme-secret")], hit("acme")),
         (vec![("X-API-Key", b" k-acme-secret ")], hit("acme")),
         (vec![], MISS),
@@ -316,7 +337,10 @@ async fn api_key_resolver_hit_miss_malformed() {
         (vec![("X-API-Key", b"")], Err("unauthorized")),
         (vec![("X-API-Key", b"\xff")], Err("unauthorized")),
         (
-            vec![("X-API-Key", b"k-acme-secret"), ("X-API-Key", b"k-acme-secret")],
+            vec![
+                ("X-API-Key", b"k-acme-secret"),
+                ("X-API-Key", b"k-acme-secret"),
+            ],
             Err("unauthorized"),
         ),
     ];
@@ -326,9 +350,15 @@ async fn api_key_resolver_hit_miss_malformed() {
     }
 
     let bearer = ApiKeyResolver::new(keys()).bearer();
-    let cases: Vec<(Vec<(&str, &[u8])>, Result<Option<String>, &str>)> = vec![
-        (vec![("Authorization", b"Bearer k-acme-secret")], hit("acme")),
-        (vec![("Authorization", b"bearer  k-acme-secret")], hit("acme")),
+    let cases: Vec<(Headers<'_>, Outcome)> = vec![
+        (
+            vec![("Authorization", b"Bearer k-acme-secret")],
+            hit("acme"),
+        ),
+        (
+            vec![("Authorization", b"bearer  k-acme-secret")],
+            hit("acme"),
+        ),
         (vec![("Authorization", b"Basic dXNlcjpwYXNz")], MISS),
         (vec![("Authorization", b"Bearer")], MISS),
         (vec![("X-API-Key", b"k-acme-secret")], MISS),
@@ -418,9 +448,15 @@ async fn claim_resolver_maps_client_ids_through_the_lookup() {
     let r: ClaimResolver = ClaimResolver::mapped("client_id", clients);
     let cases = [
         (serde_json::json!({"client_id": "client-7"}), hit("acme")),
-        (serde_json::json!({"client_id": "client-8"}), Err("tenant_forbidden")),
+        (
+            serde_json::json!({"client_id": "client-8"}),
+            Err("tenant_forbidden"),
+        ),
         // Any string maps; it need not be a valid tenant id itself.
-        (serde_json::json!({"client_id": "a#b"}), Err("tenant_forbidden")),
+        (
+            serde_json::json!({"client_id": "a#b"}),
+            Err("tenant_forbidden"),
+        ),
         (serde_json::json!({"client_id": {"x": 1}}), INVALID),
         (serde_json::json!({"sub": "u"}), MISS),
     ];
@@ -464,8 +500,11 @@ async fn claims_of_a_custom_type() {
 fn fixed(
     name: &'static str,
     trust: Trust,
-    answer: fn() -> Result<Option<TenantId>, Rejection>,
-) -> (FnRequestResolver<impl Fn(&http::request::Parts) -> Result<Option<TenantId>, Rejection>>, Arc<AtomicUsize>) {
+    answer: fn() -> Answer,
+) -> (
+    FnRequestResolver<impl Fn(&http::request::Parts) -> Answer>,
+    Arc<AtomicUsize>,
+) {
     let calls = Arc::new(AtomicUsize::new(0));
     let counter = calls.clone();
     let resolver = request_resolver_fn(name, trust, move |_| {
@@ -536,7 +575,10 @@ async fn a_resolver_error_stops_the_chain() {
         .build()
         .unwrap();
     let parts = with_principal("/?tenant_id=acme", &[("X-Tenant-ID", b"a#b")], &["acme"]);
-    assert_eq!(layer.resolve(&parts).await.unwrap_err().code(), "invalid_tenant_id");
+    assert_eq!(
+        layer.resolve(&parts).await.unwrap_err().code(),
+        "invalid_tenant_id"
+    );
 }
 
 #[tokio::test]
@@ -562,9 +604,15 @@ async fn chain_order_decides_between_sources() {
         parts
     };
     let r = layer.resolve(&both(true)).await.unwrap();
-    assert_eq!((r.tenant.as_str(), r.resolver, r.trust), ("alpha", "claim", Trust::Verified));
+    assert_eq!(
+        (r.tenant.as_str(), r.resolver, r.trust),
+        ("alpha", "claim", Trust::Verified)
+    );
     let r = layer.resolve(&both(false)).await.unwrap();
-    assert_eq!((r.tenant.as_str(), r.resolver, r.trust), ("beta", "header", Trust::Claimed));
+    assert_eq!(
+        (r.tenant.as_str(), r.resolver, r.trust),
+        ("beta", "header", Trust::Claimed)
+    );
     let parts = with_principal("/?tenant_id=gamma", &[], &["gamma"]);
     let r = layer.resolve(&parts).await.unwrap();
     assert_eq!((r.tenant.as_str(), r.resolver), ("gamma", "query"));
@@ -585,7 +633,10 @@ async fn authorizer_allows_denies_and_needs_a_principal() {
     let allowed = with_principal("/", &[("X-Tenant-ID", b"acme")], &["acme", "globex"]);
     assert_eq!(layer.resolve(&allowed).await.unwrap().tenant, "acme");
     let denied = with_principal("/", &[("X-Tenant-ID", b"initech")], &["acme", "globex"]);
-    assert!(matches!(layer.resolve(&denied).await, Err(Rejection::Forbidden)));
+    assert!(matches!(
+        layer.resolve(&denied).await,
+        Err(Rejection::Forbidden)
+    ));
     let anonymous = head("/", &[("X-Tenant-ID", b"acme")]);
     assert!(matches!(
         layer.resolve(&anonymous).await,
@@ -593,7 +644,10 @@ async fn authorizer_allows_denies_and_needs_a_principal() {
     ));
     // The tenant id is validated before the authorizer is asked.
     let invalid = with_principal("/", &[("X-Tenant-ID", b"ac me")], &["acme"]);
-    assert_eq!(layer.resolve(&invalid).await.unwrap_err().code(), "invalid_tenant_id");
+    assert_eq!(
+        layer.resolve(&invalid).await.unwrap_err().code(),
+        "invalid_tenant_id"
+    );
 }
 
 /// An authorizer that counts its calls and answers with a fixed result.
@@ -632,11 +686,17 @@ async fn verified_tenants_skip_the_authorizer_and_claimed_ones_do_not() {
         })
         .build()
         .unwrap();
-    let parts = head("/", &[("X-API-Key", b"k-acme-secret"), ("X-Tenant-ID", b"other")]);
+    let parts = head(
+        "/",
+        &[("X-API-Key", b"k-acme-secret"), ("X-Tenant-ID", b"other")],
+    );
     assert_eq!(layer.resolve(&parts).await.unwrap().tenant, "acme");
     assert_eq!(calls.load(Ordering::SeqCst), 0);
     let parts = head("/", &[("X-Tenant-ID", b"other")]);
-    assert!(matches!(layer.resolve(&parts).await, Err(Rejection::Forbidden)));
+    assert!(matches!(
+        layer.resolve(&parts).await,
+        Err(Rejection::Forbidden)
+    ));
     assert_eq!(calls.load(Ordering::SeqCst), 1);
 }
 
@@ -650,7 +710,10 @@ async fn authorizer_failures_are_internal() {
         .build()
         .unwrap();
     let parts = with_principal("/", &[("X-Tenant-ID", b"acme")], &["acme"]);
-    assert_eq!(layer.resolve(&parts).await.unwrap_err().code(), "internal_error");
+    assert_eq!(
+        layer.resolve(&parts).await.unwrap_err().code(),
+        "internal_error"
+    );
 }
 
 #[test]
@@ -674,7 +737,10 @@ fn build_refuses_unsafe_or_empty_configurations() {
         .exclude("health")
         .build()
         .unwrap_err();
-    assert!(matches!(&err, Error::Config(m) if m.contains("\"health\"")), "{err}");
+    assert!(
+        matches!(&err, Error::Config(m) if m.contains("\"health\"")),
+        "{err}"
+    );
     let err = TenantLayer::builder()
         .resolver(ApiKeyResolver::new(keys()))
         .exclude_prefix("docs")
@@ -918,7 +984,10 @@ fn rejections_codes_statuses_and_conversions() {
         Rejection::TenantRequired
     ));
     let internal = Rejection::from(crate::tenant::resolver_error("registry down"));
-    assert_eq!(internal.to_string(), "tenant resolution failed: registry down");
+    assert_eq!(
+        internal.to_string(),
+        "tenant resolution failed: registry down"
+    );
     assert!(std::error::Error::source(&internal).is_some());
     assert!(matches!(
         Rejection::from(Error::Config("x".into())),
@@ -959,7 +1028,12 @@ fn error_responses_map_dynabao_errors_without_leaking() {
             "invalid_request",
             "the request is invalid",
         ),
-        (Error::NotFound { model: "Note" }, 404, "not_found", "not found"),
+        (
+            Error::NotFound { model: "Note" },
+            404,
+            "not_found",
+            "not found",
+        ),
         (
             Error::AlreadyExists { model: "Note" },
             409,
@@ -985,7 +1059,36 @@ fn error_responses_map_dynabao_errors_without_leaking() {
             "condition_failed",
             "a condition of the write failed",
         ),
-        (Error::TenantRequired, 500, "internal_error", "internal server error"),
+        (
+            Error::UniqueViolation {
+                model: "Note",
+                constraint: "by_secret_email",
+            },
+            409,
+            "unique_violation",
+            "a unique value is already taken",
+        ),
+        (
+            Error::Contention {
+                model: "Note",
+                attempts: 5,
+            },
+            409,
+            "contention",
+            "the item kept changing concurrently; nothing was written",
+        ),
+        (
+            Error::Shared(std::sync::Arc::new(Error::NotFound { model: "Note" })),
+            404,
+            "not_found",
+            "not found",
+        ),
+        (
+            Error::TenantRequired,
+            500,
+            "internal_error",
+            "internal server error",
+        ),
         (
             Error::CrossTenant {
                 model: "Note",
@@ -1022,7 +1125,10 @@ fn error_response_builder() {
     assert_eq!(e.status(), StatusCode::PRECONDITION_FAILED);
     assert_eq!((e.code(), e.message()), ("version_conflict", "stale"));
     assert_eq!(e.to_string(), "412 version_conflict: stale");
-    assert_eq!(e.to_json(), r#"{"error":"version_conflict","message":"stale"}"#);
+    assert_eq!(
+        e.to_json(),
+        r#"{"error":"version_conflict","message":"stale"}"#
+    );
     let response: Response<String> = e.into_response();
     assert_eq!(response.headers().get("etag").unwrap(), "\"3\"");
     // Quotes and control characters in a message are escaped.
@@ -1046,13 +1152,16 @@ mod recording {
 
     use tracing::field::{Field, Visit};
     use tracing::span::{Attributes, Id, Record};
-    use tracing_core::span::Current;
     use tracing::{Event, Level, Metadata, Subscriber};
+    use tracing_core::span::Current;
+
+    /// Recorded fields, in order.
+    pub type FieldList = Vec<(String, String)>;
 
     #[derive(Default)]
     pub struct Log {
-        pub spans: Mutex<HashMap<u64, (&'static Metadata<'static>, Vec<(String, String)>)>>,
-        pub events: Mutex<Vec<(Level, Vec<(String, String)>)>>,
+        pub spans: Mutex<HashMap<u64, (&'static Metadata<'static>, FieldList)>>,
+        pub events: Mutex<Vec<(Level, FieldList)>>,
         next: AtomicU64,
     }
 
@@ -1182,7 +1291,11 @@ async fn every_request_records_its_tenant_on_its_span() {
     assert_eq!(field(&spans[0], "tenant"), Some("acme"));
     assert_eq!(field(&spans[0], "tenant.resolver"), Some("header"));
     assert_eq!(field(&spans[1], "tenant"), Some("globex"));
-    assert_eq!(field(&spans[2], "tenant"), None, "refused: no tenant recorded");
+    assert_eq!(
+        field(&spans[2], "tenant"),
+        None,
+        "refused: no tenant recorded"
+    );
     let outer = log.spans_named("http.request");
     assert_eq!(field(&outer[0], "tenant"), Some("acme"));
     assert_eq!(field(&outer[1], "tenant"), Some("globex"));
@@ -1219,7 +1332,11 @@ async fn a_handlers_tenant_required_is_a_logged_500() {
     let response = async {
         test_layer()
             .layer(handler)
-            .oneshot(request("/notes", &[("X-Tenant-ID", "acme")], Some(&["acme"])))
+            .oneshot(request(
+                "/notes",
+                &[("X-Tenant-ID", "acme")],
+                Some(&["acme"]),
+            ))
             .await
             .unwrap()
     }

@@ -346,7 +346,10 @@ mod tests {
 
     #[test]
     fn tuples_encode_like_composite_keys() {
-        assert_eq!(enc(&("a#b".to_string(), 1u8)), format!("a$cb#{}", enc(&1u8)));
+        assert_eq!(
+            enc(&("a#b".to_string(), 1u8)),
+            format!("a$cb#{}", enc(&1u8))
+        );
         assert!(enc(&("a".to_string(), 9i64)) < enc(&("a!".to_string(), -9i64)));
     }
 

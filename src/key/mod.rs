@@ -1,6 +1,6 @@
 //! The key builder: the only code that formats stored keys (invariant 1).
 //!
-//! [`encode`] turns single values into order-preserving strings; [`layout`] joins them with the
+//! `encode` turns single values into order-preserving strings; `layout` joins them with the
 //! tenant and model prefix into `_pk`, `_sk` and `_gsiN_*` values and parses them back. Nothing
 //! else in the crate writes a key string, and no public API accepts one.
 //!
@@ -11,6 +11,14 @@
 //! halves are present, that is when every field of the index key is present. Writing the halves
 //! independently is what lets an update recompute the half whose fields it changes from the values
 //! it is given, without reading the item first: the other half is already right.
+//!
+//! # Unique-constraint keys
+//!
+//! A unique constraint `by_email` of model prefix `u` holding value `v` is its own item:
+//! `_pk = [t]#u#$unique#by_email#<v encoded as a key part>`, `_sk = [t]#u#$unique#by_email`, with
+//! `_owner_pk`/`_owner_sk` naming the owner. An encoded key value never starts with `$u` (text
+//! escapes `$` itself as `$d`, and escapes only map to `$@`..`$d`), so a constraint key can never
+//! equal a model key; [`parse_unique_key`] reads one back.
 
 mod encode;
 mod layout;
@@ -21,9 +29,11 @@ mod unique;
 pub use encode::write_serialized_str;
 pub use encode::{decode_text, encode_part, InvalidKeyPart, KeyPart, KeyWriter};
 pub use layout::{parse_key, KeyScope, KeyValue, KeyValueBuilder, ParsedKey};
-pub(crate) use model_keys::{bucket_value, carries_tenant, check_item_scope, half_value, index_halves, item_keys};
-pub use model_keys::{InvalidKey, Key, KeyBuilder};
+pub(crate) use model_keys::{
+    bucket_value, carries_tenant, check_item_scope, half_value, index_halves, item_keys,
+};
 pub(crate) use model_keys::{check_item_scope_schema, unique_value, ErasedKey};
+pub use model_keys::{InvalidKey, Key, KeyBuilder};
 pub use unique::{parse_unique_key, ParsedUniqueKey};
 pub(crate) use unique::{OWNER_PK_ATTR, OWNER_SK_ATTR};
 

@@ -189,11 +189,17 @@ pub(crate) fn item_keys<M: Model>(
     }
     if let (Some(iteration), [pk, sk]) = (schema.iteration, primary.as_slice()) {
         let bucket = iteration_bucket(pk, iteration.buckets);
-        out.push((iteration.index.pk_attr, Some(scope.key(schema.prefix, &bucket))));
+        out.push((
+            iteration.index.pk_attr,
+            Some(scope.key(schema.prefix, &bucket)),
+        ));
         let mut position = KeyValueBuilder::new();
         position.push_encoded(pk.as_encoded());
         position.push_encoded(sk.as_encoded());
-        out.push((iteration.index.sk_attr, Some(scope.key(schema.prefix, &position.finish()))));
+        out.push((
+            iteration.index.sk_attr,
+            Some(scope.key(schema.prefix, &position.finish())),
+        ));
     }
     for index in schema.indexes {
         for (attr, fields) in index_halves(index) {
@@ -266,7 +272,10 @@ pub(crate) struct ErasedKey {
 impl ErasedKey {
     /// The stored `(_pk, _sk)` strings in `scope`.
     pub(crate) fn stored(&self, scope: &KeyScope) -> (String, String) {
-        (scope.key(self.prefix, &self.pk), scope.key(self.prefix, &self.sk))
+        (
+            scope.key(self.prefix, &self.pk),
+            scope.key(self.prefix, &self.sk),
+        )
     }
 
     /// The stored key as a DynamoDB `Key` map in `scope`.

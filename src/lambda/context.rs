@@ -200,3 +200,181 @@ impl RequestResolver for AuthorizerResolver {
         })
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use serde_json::{json, Value};
+
+    use super::*;
+    use crate::http::Rejection;
+    use crate::tenant::TenantId;
+
+    /// The request head `lambda_http` makes of an event file of the integration tests, with the
+    /// value at `pointer` replaced (`Value::Null` removes it).
+    fn head(raw: &str, pointer: &str, value: Value) -> Parts {
+        let mut event: Value = serde_json::from_str(raw).unwrap();
+        let (parent, key) = pointer.rsplit_once('/').unwrap();
+        let map = event.pointer_mut(parent).unwrap().as_object_mut().unwrap();
+        if value.is_null() {
+            map.remove(key);
+        } else {
+            map.insert(key.to_owned(), value);
+        }
+        lambda_http::request::from_str(&event.to_string())
+            .unwrap()
+            .into_parts()
+            .0
+    }
+
+    const V1_COGNITO: &str = include_str!("../../tests/integration/events/apigw_v1_cognito.json");
+    const V1_LAMBDA: &str =
+        include_str!("../../tests/integration/events/apigw_v1_lambda_authorizer.json");
+    const V2_JWT: &str = include_str!("../../tests/integration/events/apigw_v2_jwt.json");
+    const V2_LAMBDA: &str =
+        include_str!("../../tests/integration/events/apigw_v2_lambda_authorizer.json");
+    const ALB: &str = include_str!("../../tests/integration/events/alb.json");
+
+    async fn outcome(
+        r: &AuthorizerResolver,
+        parts: &Parts,
+    ) -> Result<Option<String>, &'static str> {
+        r.resolve(parts)
+            .await
+            .map(|t| t.map(|t| t.to_string()))
+            .map_err(|e| e.code())
+    }
+
+    /// Each source: hit, miss (key absent), malformed (not a string; not a valid id), and no
+    /// answer for the other kinds of event.
+    #[tokio::test]
+    async fn every_source_hit_miss_malformed_and_other_events() {
+        let cases: [(AuthorizerResolver, &str, &str); 4] = [
+            (
+                AuthorizerResolver::rest_cognito_claim("custom:tenant_id"),
+                V1_COGNITO,
+                "/requestContext/authorizer/claims/custom:tenant_id",
+            ),
+            (
+                AuthorizerResolver::rest_authorizer("tenantId"),
+                V1_LAMBDA,
+                "/requestContext/authorizer/tenantId",
+            ),
+            (
+                AuthorizerResolver::http_jwt_claim("custom:tenant_id"),
+                V2_JWT,
+                "/requestContext/authorizer/jwt/claims/custom:tenant_id",
+            ),
+            (
+                AuthorizerResolver::http_lambda_authorizer("tenantId"),
+                V2_LAMBDA,
+                "/requestContext/authorizer/lambda/tenantId",
+            ),
+        ];
+        let all = [V1_COGNITO, V1_LAMBDA, V2_JWT, V2_LAMBDA, ALB];
+        for (resolver, event, pointer) in &cases {
+            assert_eq!(resolver.trust(), Trust::Verified);
+            let label = resolver.name();
+            let hit = head(event, pointer, json!("acme"));
+            assert_eq!(
+                outcome(resolver, &hit).await,
+                Ok(Some("acme".into())),
+                "{label}"
+            );
+            let miss = head(event, pointer, Value::Null);
+            assert_eq!(outcome(resolver, &miss).await, Ok(None), "{label}");
+            let invalid = head(event, pointer, json!("acme#admin"));
+            assert_eq!(
+                outcome(resolver, &invalid).await,
+                Err("invalid_tenant_id"),
+                "{label}"
+            );
+            for other in all.iter().filter(|e| !std::ptr::eq(**e, *event)) {
+                let parts = head(other, "/isBase64Encoded", json!(false));
+                // Only the same kind of authorizer can answer: a v1 Lambda authorizer resolver
+                // reads top-level keys, which a v1 Cognito event does not have under this name.
+                assert_eq!(
+                    outcome(resolver, &parts).await,
+                    Ok(None),
+                    "{label} on another event"
+                );
+            }
+        }
+        // Values that are not strings: integers are their text, anything else is malformed.
+        let r = AuthorizerResolver::rest_authorizer("tenantId");
+        let number = head(V1_LAMBDA, "/requestContext/authorizer/tenantId", json!(42));
+        assert_eq!(outcome(&r, &number).await, Ok(Some("42".into())));
+        let object = head(
+            V1_LAMBDA,
+            "/requestContext/authorizer/tenantId",
+            json!({"a": 1}),
+        );
+        assert_eq!(outcome(&r, &object).await, Err("invalid_tenant_id"));
+        let r = AuthorizerResolver::http_lambda_authorizer("tenantId");
+        let boolean = head(
+            V2_LAMBDA,
+            "/requestContext/authorizer/lambda/tenantId",
+            json!(true),
+        );
+        assert_eq!(outcome(&r, &boolean).await, Err("invalid_tenant_id"));
+        // A request that did not come through lambda_http has no context: no answer.
+        let plain = http::Request::new(()).into_parts().0;
+        assert_eq!(outcome(&r, &plain).await, Ok(None));
+    }
+
+    #[tokio::test]
+    async fn any_reads_whichever_source_the_event_has() {
+        let r = AuthorizerResolver::any("custom:tenant_id");
+        assert_eq!(r.name(), "lambda_authorizer");
+        assert_eq!(r.key(), "custom:tenant_id");
+        for (event, pointer) in [
+            (
+                V1_COGNITO,
+                "/requestContext/authorizer/claims/custom:tenant_id",
+            ),
+            (
+                V2_JWT,
+                "/requestContext/authorizer/jwt/claims/custom:tenant_id",
+            ),
+        ] {
+            let parts = head(event, pointer, json!("globex"));
+            assert_eq!(outcome(&r, &parts).await, Ok(Some("globex".into())));
+        }
+        let parts = head(ALB, "/headers/x-tenant-id", json!("globex"));
+        assert_eq!(
+            outcome(&r, &parts).await,
+            Ok(None),
+            "ALB events have no authorizer"
+        );
+        // Claims come before the authorizer context of the same event.
+        let mut both: Value = serde_json::from_str(V1_COGNITO).unwrap();
+        both["requestContext"]["authorizer"]["custom:tenant_id"] = json!("from-context");
+        both["requestContext"]["authorizer"]["claims"]["custom:tenant_id"] = json!("from-claims");
+        let parts = lambda_http::request::from_str(&both.to_string())
+            .unwrap()
+            .into_parts()
+            .0;
+        assert_eq!(outcome(&r, &parts).await, Ok(Some("from-claims".into())));
+    }
+
+    #[tokio::test]
+    async fn mapped_values_go_through_the_lookup() {
+        let mut clients = std::collections::HashMap::new();
+        clients.insert("client-7".to_owned(), TenantId::new("acme").unwrap());
+        let r = AuthorizerResolver::http_jwt_claim("client_id").mapped(clients);
+        let pointer = "/requestContext/authorizer/jwt/claims/client_id";
+        let known = head(V2_JWT, pointer, json!("client-7"));
+        assert_eq!(outcome(&r, &known).await, Ok(Some("acme".into())));
+        let unknown = head(V2_JWT, pointer, json!("client-8"));
+        assert_eq!(outcome(&r, &unknown).await, Err("tenant_forbidden"));
+        let absent = head(V2_JWT, pointer, Value::Null);
+        assert_eq!(outcome(&r, &absent).await, Ok(None));
+        assert_eq!(
+            format!("{r:?}"),
+            "AuthorizerResolver { sources: [HttpJwtClaims], name: \"client_id\", mapped: true }"
+        );
+        let failing = AuthorizerResolver::http_jwt_claim("client_id").mapped(
+            crate::http::lookup_fn(|_id: String| async { Err(Rejection::internal("down")) }),
+        );
+        assert_eq!(outcome(&failing, &known).await, Err("internal_error"));
+    }
+}

@@ -21,7 +21,7 @@
 //! use serde_json::{json, Value};
 //!
 //! // SQS: every message body is JSON that carries its tenant: {"tenant_id": "acme", ...}.
-//! async fn handle(db: &Db, event: LambdaEvent<Value>) -> Result<Value, Error> {
+//! async fn handle(db: &Db, event: LambdaEvent<Value>) -> Result<Value, lambda_runtime::Error> {
 //!     let records = event.payload["Records"].as_array().cloned().unwrap_or_default();
 //!     let ids: Vec<String> = records
 //!         .iter()
@@ -118,7 +118,10 @@ where
             // first await sees the tenant too.
             Ok(tenant) => TenantContext::scope(tenant, async { handler(record).await }).await,
             Err(e) => {
-                tracing::warn!(code = e.code(), "dynabao: event record without a valid tenant skipped");
+                tracing::warn!(
+                    code = e.code(),
+                    "dynabao: event record without a valid tenant skipped"
+                );
                 Err(E::from(e))
             }
         };

@@ -117,7 +117,9 @@ mod tests {
              with `cargo lambda watch`, or test the service with lambda_http::request::from_str)"
         );
         let err = check_runtime_env(|name| name != "AWS_LAMBDA_FUNCTION_VERSION").unwrap_err();
-        assert!(err.to_string().contains("AWS_LAMBDA_FUNCTION_VERSION is not set"));
+        assert!(err
+            .to_string()
+            .contains("AWS_LAMBDA_FUNCTION_VERSION is not set"));
         assert!(check_runtime_env(|_| true).is_ok());
     }
 
@@ -134,6 +136,8 @@ mod tests {
             Ok::<_, std::convert::Infallible>(Response::new(lambda_http::Body::Empty))
         });
         let err = run(layer, handler).await.unwrap_err();
-        assert!(err.to_string().contains("AWS_LAMBDA_RUNTIME_API is not set"));
+        assert!(err
+            .to_string()
+            .contains("AWS_LAMBDA_RUNTIME_API is not set"));
     }
 }

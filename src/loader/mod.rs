@@ -23,12 +23,19 @@
 //! - Consumed capacity of every request made inside the scope (finds, writes, queries, batches,
 //!   transactions) is summed: [`Loader::capacity`].
 //!
+//! Unprocessed keys are resent with backoff under the handle's
+//! [`RetryPolicy`](crate::RetryPolicy); a key still unprocessed after that fails its `find`s with
+//! [`Error::BatchIncomplete`] naming that key (at position 0: the
+//! loader's batches have no positions of their own). An error that stops a whole batch reaches
+//! every `find` waiting on it, as [`Error::Shared`] when several wait.
+//!
 //! The cache only knows about writes made through dynabao inside the scope: another process
 //! (or code outside the scope) writing meanwhile is not seen until the scope ends. Keep scopes
 //! short, one request each, which is what they are for. Strongly consistent finds
 //! (`.consistent(true)`) are batched with each other but never answered from the cache.
 //!
 //! ```no_run
+//! # use std::future::IntoFuture;
 //! # use dynabao::{Db, Error, Loader, Model};
 //! # #[derive(Debug, Clone, serde::Serialize, serde::Deserialize, Model)]
 //! # #[bao(prefix = "u")]
@@ -395,7 +402,11 @@ impl Loader {
                     sk: k.1.clone(),
                 };
                 let w = waiters.remove(k).unwrap_or_default();
-                state.inflight.entry((ck, gk.consistent)).or_default().extend(w);
+                state
+                    .inflight
+                    .entry((ck, gk.consistent))
+                    .or_default()
+                    .extend(w);
             }
             state.epoch
         };

@@ -65,10 +65,6 @@ pub(crate) fn condition_failed_schema(
 }
 
 /// The version attribute of a stored item.
-pub(crate) fn stored_version<M: Model>(item: &Item) -> Option<u64> {
-    stored_version_schema(M::SCHEMA, item)
-}
-
 fn stored_version_schema(schema: &Schema, item: &Item) -> Option<u64> {
     let field = schema.version?;
     match item.get(field.attr) {

@@ -74,7 +74,13 @@ impl<'a, M: Model> Find<'a, M> {
         if let Some(loader) = Loader::current() {
             let key = self.key.clone()?;
             return match loader
-                .load(self.db, &scope, M::SCHEMA.name, key.to_item(&scope), self.consistent)
+                .load(
+                    self.db,
+                    &scope,
+                    M::SCHEMA.name,
+                    key.to_item(&scope),
+                    self.consistent,
+                )
                 .await?
             {
                 Some(item) => codec::decode_checked(&scope, item).map(Some),

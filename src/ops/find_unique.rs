@@ -40,10 +40,7 @@ impl<'a, M: Model> FindUnique<'a, M> {
         let value = b
             .push(value)
             .map(|()| b.finish())
-            .map_err(|e| InvalidKey {
-                field,
-                reason: e.0,
-            });
+            .map_err(|e| InvalidKey { field, reason: e.0 });
         FindUnique {
             db,
             constraint,
@@ -61,9 +58,9 @@ impl<'a, M: Model> FindUnique<'a, M> {
 
     /// Sends the reads.
     pub async fn send(self) -> Result<Option<M>, Error> {
-        let constraint = self.constraint.ok_or_else(|| {
-            Error::invalid_request(M::SCHEMA.name, "no such unique constraint")
-        })?;
+        let constraint = self
+            .constraint
+            .ok_or_else(|| Error::invalid_request(M::SCHEMA.name, "no such unique constraint"))?;
         let value = self.value?;
         let scope = self.db.scope_for::<M>().await?;
         let (pk, sk) = scope.unique_key(M::SCHEMA.prefix, constraint.name, &value);

@@ -95,7 +95,8 @@ impl<'a, M: Model> Iterate<'a, M> {
 
     /// How many items there are, counted bucket by bucket concurrently.
     pub async fn count(self) -> Result<u64, Error> {
-        let counts = future::try_join_all(self.bucket_queries()?.into_iter().map(Query::count)).await?;
+        let counts =
+            future::try_join_all(self.bucket_queries()?.into_iter().map(Query::count)).await?;
         Ok(counts.into_iter().sum())
     }
 }

@@ -144,7 +144,14 @@ impl<'a, M: Model> Put<'a, M> {
                 loader::record_write(self.db, &scope, &key, || {
                     Written::Item(fluent.as_input().get_item().clone().unwrap_or_default())
                 });
-                Ok(item)
+                // A TTL is stored in whole seconds; hand back what a read will return.
+                match M::SCHEMA
+                    .ttl
+                    .and_then(|_| fluent.as_input().get_item().clone())
+                {
+                    Some(stored) => codec::decode_unchecked(stored),
+                    None => Ok(item),
+                }
             }
             Err(err) => Err(match err.into_service_error() {
                 PutItemError::ConditionalCheckFailedException(e) => {

@@ -146,7 +146,8 @@ impl<'a, M: Model> Update<'a, M> {
     ) -> Self {
         let set: S = elements.into_iter().collect();
         let v = serde_dynamo::to_attribute_value(set).map_err(|e| e.to_string());
-        self.changes.push((field.schema(), Change::DeleteFromSet(v)));
+        self.changes
+            .push((field.schema(), Change::DeleteFromSet(v)));
         self
     }
 
@@ -237,12 +238,12 @@ impl<'a, M: Model> Update<'a, M> {
                     field.name
                 )));
             }
-            let name = p.name(field.attr);
             match change {
                 Change::Set(v) => {
                     let v = v
                         .clone()
                         .map_err(|e| Self::invalid(format!("{}: {e}", field.name)))?;
+                    let name = p.name(field.attr);
                     if is_empty_set(&v) {
                         // DynamoDB stores no empty sets: an empty set is an absent attribute.
                         new_values.insert(field.attr, None);
@@ -255,7 +256,7 @@ impl<'a, M: Model> Update<'a, M> {
                 }
                 Change::Remove => {
                     new_values.insert(field.attr, None);
-                    removes.push(name);
+                    removes.push(p.name(field.attr));
                 }
                 Change::Add(v) => {
                     let v = v
@@ -268,6 +269,7 @@ impl<'a, M: Model> Update<'a, M> {
                         )));
                     }
                     added.insert(field.attr);
+                    let name = p.name(field.attr);
                     adds.push(format!("{name} {}", p.value(v)));
                 }
                 Change::AddToSet(v) | Change::DeleteFromSet(v) => {
@@ -288,6 +290,7 @@ impl<'a, M: Model> Update<'a, M> {
                         // Adding or removing nothing: no clause (DynamoDB rejects empty sets).
                         continue;
                     }
+                    let name = p.name(field.attr);
                     let clause = format!("{name} {}", p.value(v));
                     if matches!(change, Change::AddToSet(_)) {
                         adds.push(clause);

@@ -27,6 +27,7 @@ use aws_smithy_runtime_api::box_error::BoxError;
 #[derive(Debug, Clone, Default)]
 pub struct RequestCounter {
     sent: Arc<AtomicUsize>,
+    tenants: Arc<std::sync::Mutex<Vec<Option<crate::TenantId>>>>,
 }
 
 impl RequestCounter {
@@ -38,6 +39,15 @@ impl RequestCounter {
     /// Requests transmitted so far by every client this counter is attached to.
     pub fn count(&self) -> usize {
         self.sent.load(Ordering::SeqCst)
+    }
+
+    /// The tenant scoped in the task that sent each request, in order: proof that work spawned
+    /// for an operation (batch chunks, loader batches) runs in the caller's tenant.
+    pub fn tenants(&self) -> Vec<Option<crate::TenantId>> {
+        self.tenants
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .clone()
     }
 
     /// Adds this counter to an SDK config builder (for clients built by hand, e.g. from
@@ -62,6 +72,10 @@ impl Intercept for RequestCounter {
         _cfg: &mut ConfigBag,
     ) -> Result<(), BoxError> {
         self.sent.fetch_add(1, Ordering::SeqCst);
+        self.tenants
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .push(crate::TenantContext::scoped());
         Ok(())
     }
 }

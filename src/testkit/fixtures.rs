@@ -4,7 +4,7 @@ use crate::db::{Db, Tenancy};
 use crate::error::Error;
 use crate::tenant::TenantId;
 
-use super::{sdk_client, sdk_client_with, unique_name, RequestCounter};
+use super::{sdk_client, sdk_client_with, sdk_config, unique_name, FaultInjector, RequestCounter};
 
 /// A [`Db`] on a new, empty, active table of its own (tenancy on). Tables are cheap on
 /// DynamoDB Local; a test that owns its table can scan it raw without seeing other tests' items.
@@ -26,6 +26,21 @@ pub async fn fresh_db_counted(counter: &RequestCounter) -> Result<Db, Error> {
         unique_name("t-"),
         Tenancy::On,
     );
+    db.create_table().await?;
+    Ok(db)
+}
+
+/// Like [`fresh_db_counted`], with `faults` injected into every request and the SDK's own
+/// retries turned off, so that every retry the test sees (and `counter` counts) is dynabao's.
+pub async fn fresh_db_with_faults(
+    faults: &FaultInjector,
+    counter: &RequestCounter,
+) -> Result<Db, Error> {
+    let config = sdk_config()
+        .await?
+        .retry_config(aws_sdk_dynamodb::config::retry::RetryConfig::disabled());
+    let client = aws_sdk_dynamodb::Client::from_conf(counter.attach(faults.attach(config)).build());
+    let db = Db::new(client, unique_name("t-"), Tenancy::On);
     db.create_table().await?;
     Ok(db)
 }

@@ -25,6 +25,7 @@
 //! the testkit only talks to it over `127.0.0.1`.
 
 mod counter;
+mod faults;
 mod fixtures;
 // The only unsafe code in the crate: setting a parent-death signal on the DynamoDB Local child.
 #[allow(unsafe_code)]
@@ -39,7 +40,8 @@ use aws_sdk_dynamodb::config::{BehaviorVersion, Credentials, Region};
 use crate::Error;
 
 pub use counter::RequestCounter;
-pub use fixtures::{fresh_db, fresh_db_counted, fresh_db_with, fresh_tenant};
+pub use faults::{FaultInjector, THROTTLING_CODE};
+pub use fixtures::{fresh_db, fresh_db_counted, fresh_db_with, fresh_db_with_faults, fresh_tenant};
 
 /// The environment variable that points the testkit at an existing DynamoDB.
 const ENDPOINT_VAR: &str = "DYNAMODB_ENDPOINT";

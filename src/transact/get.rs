@@ -261,12 +261,8 @@ impl TransactGetOutput {
     /// The item at `slot`, decoded (`None`: no such item). A slot of another read is
     /// [`Error::InvalidRequest`].
     pub fn get<M: Model>(&self, slot: Slot<M>) -> Result<Option<M>, Error> {
-        let wrong = || {
-            Error::invalid_request(
-                M::SCHEMA.name,
-                "this slot belongs to another TransactGet",
-            )
-        };
+        let wrong =
+            || Error::invalid_request(M::SCHEMA.name, "this slot belongs to another TransactGet");
         if slot.read != self.read {
             return Err(wrong());
         }

@@ -355,7 +355,10 @@ pub(crate) async fn single_put<M: Model>(
 }
 
 /// An update of a model with unique constraints that sets or removes a unique field.
-pub(crate) async fn single_update<M: Model>(update: Update<'_, M>, scope: &KeyScope) -> Result<M, Error> {
+pub(crate) async fn single_update<M: Model>(
+    update: Update<'_, M>,
+    scope: &KeyScope,
+) -> Result<M, Error> {
     let db = update.db;
     let key = update.key.clone()?;
     let op = UpdateOp(update);
@@ -367,7 +370,10 @@ pub(crate) async fn single_update<M: Model>(update: Update<'_, M>, scope: &KeySc
 }
 
 /// A delete of a model with unique constraints.
-pub(crate) async fn single_delete<M: Model>(delete: Delete<'_, M>, scope: &KeyScope) -> Result<M, Error> {
+pub(crate) async fn single_delete<M: Model>(
+    delete: Delete<'_, M>,
+    scope: &KeyScope,
+) -> Result<M, Error> {
     let db = delete.db;
     let op = DeleteOp(delete);
     match engine::run(db, &[&op as &dyn WriteOp], None).await {
@@ -390,9 +396,11 @@ async fn read_back<M: Model>(db: &Db, scope: &KeyScope, key: Key<M>) -> Result<M
         .set_key(Some(key_item.clone()))
         .consistent_read(true)
         .return_consumed_capacity(aws_sdk_dynamodb::types::ReturnConsumedCapacity::Total);
-    let out = exec::send(db, "GetItem", M::SCHEMA.name, scope, || fluent.clone().send())
-        .await
-        .map_err(|e| Error::dynamo("GetItem", e.into_service_error()))?;
+    let out = exec::send(db, "GetItem", M::SCHEMA.name, scope, || {
+        fluent.clone().send()
+    })
+    .await
+    .map_err(|e| Error::dynamo("GetItem", e.into_service_error()))?;
     match crate::ops::common::non_empty(out.item) {
         Some(item) => {
             let decoded = codec::decode_checked::<M>(scope, item.clone());

@@ -42,7 +42,12 @@ pub(crate) struct PutOp<'a, M: Model> {
 
 impl<'a, M: Model> PutOp<'a, M> {
     /// Fills the managed fields now, once, so a re-sent transaction writes the same value.
-    pub(crate) fn prepare(db: &'a Db, mut item: M, mode: Mode, condition: Option<Condition<M>>) -> Self {
+    pub(crate) fn prepare(
+        db: &'a Db,
+        mut item: M,
+        mode: Mode,
+        condition: Option<Condition<M>>,
+    ) -> Self {
         let expect = put::prepare(mode, &mut item);
         PutOp {
             db,
@@ -63,8 +68,14 @@ impl<'a, M: Model> WriteOp for PutOp<'a, M> {
         let stored = crate::codec::encode_with_keys(scope, &self.item)?;
         let (pk, sk) = owner_key(M::SCHEMA, &stored)?;
         Ok(Item::from([
-            (crate::key::PK_ATTR.to_owned(), aws_sdk_dynamodb::types::AttributeValue::S(pk)),
-            (crate::key::SK_ATTR.to_owned(), aws_sdk_dynamodb::types::AttributeValue::S(sk)),
+            (
+                crate::key::PK_ATTR.to_owned(),
+                aws_sdk_dynamodb::types::AttributeValue::S(pk),
+            ),
+            (
+                crate::key::SK_ATTR.to_owned(),
+                aws_sdk_dynamodb::types::AttributeValue::S(sk),
+            ),
         ]))
     }
 
@@ -84,7 +95,12 @@ impl<'a, M: Model> WriteOp for PutOp<'a, M> {
         let guard = match stored {
             Some(read) => {
                 let attrs: Vec<&'static str> = M::UNIQUES.iter().map(|u| u.field.attr).collect();
-                Some(unique::guard(&mut p, &mut conditions, read.as_ref(), &attrs))
+                Some(unique::guard(
+                    &mut p,
+                    &mut conditions,
+                    read.as_ref(),
+                    &attrs,
+                ))
             }
             None => None,
         };

@@ -43,13 +43,18 @@ async fn background_job_works_in_each_active_tenant_only() {
     );
     // A second run finds nothing more to do.
     let again = run(&db, now).await.unwrap();
-    assert!(again.iter().all(|r| r.open == 1 && r.marked_overdue == 0), "{again:?}");
+    assert!(
+        again.iter().all(|r| r.open == 1 && r.marked_overdue == 0),
+        "{again:?}"
+    );
 
     // Each tenant's invoices, read back raw: the job changed only the active tenants' past-due
     // open invoices, and every invoice is still under its own tenant's keys.
     for tenant in &tenants {
         let overdue = TenantContext::run_with_tenant(tenant, async {
-            Invoice::query_by_status(&db, &InvoiceStatus::Overdue).all().await
+            Invoice::query_by_status(&db, &InvoiceStatus::Overdue)
+                .all()
+                .await
         })
         .await
         .unwrap();
@@ -69,7 +74,10 @@ async fn background_job_works_in_each_active_tenant_only() {
         let pk = s(item, "_pk").unwrap();
         let customer = s(item, "customer").unwrap();
         let tenant = customer.split('-').next().unwrap();
-        assert!(pk.starts_with(&format!("[{tenant}]#inv#")), "{pk} {customer}");
+        assert!(
+            pk.starts_with(&format!("[{tenant}]#inv#")),
+            "{pk} {customer}"
+        );
     }
     // The registry is global: its keys carry no tenant.
     let registry: Vec<&str> = items

@@ -9,8 +9,7 @@ use std::convert::Infallible;
 use std::sync::Arc;
 
 use dynabao::http::{
-    authorize_principal, ClaimResolver, ErrorResponse, HeaderResolver, TenantLayer,
-    VerifiedClaims,
+    authorize_principal, ClaimResolver, ErrorResponse, HeaderResolver, TenantLayer, VerifiedClaims,
 };
 use dynabao::lambda::events::{for_each_in_tenant, tenant_at, tenant_of_key};
 use dynabao::lambda::{AuthorizerResolver, ContextSource};
@@ -27,7 +26,9 @@ use ulid::Ulid;
 
 use crate::support::{raw_get, raw_scan, s};
 
-#[allow(dead_code)]
+// Both this and the other notes example include examples/notes/mod.rs, so this binary loads it
+// twice, as two separate modules, on purpose.
+#[allow(dead_code, clippy::duplicate_mod)]
 #[path = "../../examples/lambda_handler.rs"]
 mod lambda_handler;
 
@@ -96,7 +97,14 @@ async fn memo_handler(db: Db, request: Request) -> Result<Response<Body>, Infall
         let input: Value = serde_json::from_slice(request.body().as_ref())
             .map_err(|e| Error::Config(e.to_string()))?;
         let text = input["text"].as_str().unwrap_or_default().to_owned();
-        let created = Memo::create(&db, Memo { id: Ulid::nil(), text }).await?;
+        let created = Memo::create(
+            &db,
+            Memo {
+                id: Ulid::nil(),
+                text,
+            },
+        )
+        .await?;
         let read = Memo::find(&db, &created.id).await?;
         let tenant = TenantContext::resolve().await?;
         Ok::<_, Error>(json!({
@@ -119,7 +127,9 @@ async fn memo_handler(db: Db, request: Request) -> Result<Response<Body>, Infall
 /// Sends `request` through `layer` around [`memo_handler`].
 async fn invoke(db: &Db, layer: &TenantLayer, request: Request) -> (u16, Value) {
     let db = db.clone();
-    let service = layer.layer(lambda_http::service_fn(move |req| memo_handler(db.clone(), req)));
+    let service = layer.layer(lambda_http::service_fn(move |req| {
+        memo_handler(db.clone(), req)
+    }));
     body_json(service.oneshot(request).await.unwrap()).await
 }
 
@@ -210,7 +220,11 @@ async fn one_resolver_for_every_api_gateway_source() {
             lambda_request(file, tenant.as_str(), &[]),
         )
         .await;
-        assert_eq!((status, body["tenant"].as_str()), (201, Some(tenant.as_str())), "{file}");
+        assert_eq!(
+            (status, body["tenant"].as_str()),
+            (201, Some(tenant.as_str())),
+            "{file}"
+        );
     }
 }
 
@@ -231,7 +245,11 @@ async fn lambda_http_puts_the_context_where_the_resolvers_look() {
         .collect();
     assert_eq!(
         kinds,
-        [("apigw_v1_cognito", "v1"), ("apigw_v2_jwt", "v2"), ("alb", "alb")]
+        [
+            ("apigw_v1_cognito", "v1"),
+            ("apigw_v2_jwt", "v2"),
+            ("alb", "alb")
+        ]
     );
     // REST APIs: the stage is in front of the path, as the service sees it.
     let request = lambda_request("apigw_v1_cognito", "acme", &[]);
@@ -250,23 +268,47 @@ async fn claims_that_are_missing_malformed_or_of_another_source() {
     let claim = "/requestContext/authorizer/jwt/claims/custom:tenant_id";
     let cases = [
         // No such claim: no tenant.
-        (lambda_request("apigw_v2_jwt", "x", &[(claim, Value::Null)]), 400, "tenant_required"),
+        (
+            lambda_request("apigw_v2_jwt", "x", &[(claim, Value::Null)]),
+            400,
+            "tenant_required",
+        ),
         // No authorizer at all.
         (
-            lambda_request("apigw_v2_jwt", "x", &[("/requestContext/authorizer", Value::Null)]),
+            lambda_request(
+                "apigw_v2_jwt",
+                "x",
+                &[("/requestContext/authorizer", Value::Null)],
+            ),
             400,
             "tenant_required",
         ),
         // An invalid tenant id in a verified claim is still invalid.
-        (lambda_request("apigw_v2_jwt", "acme#admin", &[]), 400, "invalid_tenant_id"),
-        (lambda_request("apigw_v2_jwt", "", &[]), 400, "invalid_tenant_id"),
+        (
+            lambda_request("apigw_v2_jwt", "acme#admin", &[]),
+            400,
+            "invalid_tenant_id",
+        ),
+        (
+            lambda_request("apigw_v2_jwt", "", &[]),
+            400,
+            "invalid_tenant_id",
+        ),
         // A v2 JWT resolver finds nothing in a v1 or ALB event.
-        (lambda_request("apigw_v1_cognito", "acme", &[]), 400, "tenant_required"),
+        (
+            lambda_request("apigw_v1_cognito", "acme", &[]),
+            400,
+            "tenant_required",
+        ),
         (lambda_request("alb", "acme", &[]), 400, "tenant_required"),
     ];
     for (request, status, code) in cases {
         let (got, body) = invoke(&db, &jwt, request).await;
-        assert_eq!((got, body["error"].as_str()), (status, Some(code)), "{body}");
+        assert_eq!(
+            (got, body["error"].as_str()),
+            (status, Some(code)),
+            "{body}"
+        );
     }
     // A Lambda authorizer's context value that is not a string is malformed.
     let lambda = TenantLayer::builder()
@@ -305,23 +347,40 @@ async fn a_machine_clients_id_maps_to_its_accounts_tenant() {
     let mut clients = std::collections::HashMap::new();
     clients.insert("5q8lkv0m2hnr1t3s4u6w7x9y0z".to_owned(), tenant.clone());
     let layer = TenantLayer::builder()
-        .resolver(AuthorizerResolver::new(ContextSource::HttpJwtClaims, "client_id").mapped(clients))
+        .resolver(
+            AuthorizerResolver::new(ContextSource::HttpJwtClaims, "client_id").mapped(clients),
+        )
         .build()
         .unwrap();
     let request = lambda_request("apigw_v2_jwt", "ignored", &[]);
     let (status, body) = invoke(&db, &layer, request).await;
-    assert_eq!((status, body["tenant"].as_str()), (201, Some(tenant.as_str())));
-    assert_stored(&db, &tenant, body["id"].as_str().unwrap(), "hello from an HTTP API").await;
+    assert_eq!(
+        (status, body["tenant"].as_str()),
+        (201, Some(tenant.as_str()))
+    );
+    assert_stored(
+        &db,
+        &tenant,
+        body["id"].as_str().unwrap(),
+        "hello from an HTTP API",
+    )
+    .await;
 
     let request = lambda_request(
         "apigw_v2_jwt",
         "ignored",
-        &[("/requestContext/authorizer/jwt/claims/client_id", json!("unknown-client"))],
+        &[(
+            "/requestContext/authorizer/jwt/claims/client_id",
+            json!("unknown-client"),
+        )],
     );
     let (status, body) = invoke(&db, &layer, request).await;
     assert_eq!(
         (status, body),
-        (403, json!({"error": "tenant_forbidden", "message": "not allowed to use this tenant"}))
+        (
+            403,
+            json!({"error": "tenant_forbidden", "message": "not allowed to use this tenant"})
+        )
     );
 }
 
@@ -345,7 +404,11 @@ async fn alb_header_checked_against_the_principal() {
         .build()
         .unwrap();
     let authenticated = |mut request: Request| {
-        if request.headers().get("x-api-key").is_some_and(|k| k == "alb-key") {
+        if request
+            .headers()
+            .get("x-api-key")
+            .is_some_and(|k| k == "alb-key")
+        {
             request.extensions_mut().insert(Caller {
                 tenants: allowed.clone(),
             });
@@ -355,18 +418,34 @@ async fn alb_header_checked_against_the_principal() {
 
     let request = authenticated(lambda_request("alb", tenant.as_str(), &[]));
     let (status, body) = invoke(&db, &layer, request).await;
-    assert_eq!((status, body["tenant"].as_str()), (201, Some(tenant.as_str())), "{body}");
-    assert_stored(&db, &tenant, body["id"].as_str().unwrap(), "hello from an ALB").await;
+    assert_eq!(
+        (status, body["tenant"].as_str()),
+        (201, Some(tenant.as_str())),
+        "{body}"
+    );
+    assert_stored(
+        &db,
+        &tenant,
+        body["id"].as_str().unwrap(),
+        "hello from an ALB",
+    )
+    .await;
 
     let other = fresh_tenant();
     let request = authenticated(lambda_request("alb", other.as_str(), &[]));
-    assert_eq!(invoke(&db, &layer, request).await.1["error"], "tenant_forbidden");
+    assert_eq!(
+        invoke(&db, &layer, request).await.1["error"],
+        "tenant_forbidden"
+    );
     let request = authenticated(lambda_request(
         "alb",
         tenant.as_str(),
         &[("/headers/x-api-key", json!("wrong"))],
     ));
-    assert_eq!(invoke(&db, &layer, request).await.1["error"], "unauthorized");
+    assert_eq!(
+        invoke(&db, &layer, request).await.1["error"],
+        "unauthorized"
+    );
     // A claims resolver in front finds nothing in an ALB event and passes on to the header.
     let with_claims = TenantLayer::builder()
         .resolver(ClaimResolver::<VerifiedClaims>::new("tenant_id"))
@@ -388,7 +467,13 @@ async fn alb_header_checked_against_the_principal() {
 // The lambda_handler example
 
 /// An HTTP API (v2) request of the example's API, from the JWT event file.
-fn notes_request(tenant: &str, method: &str, path: &str, query: &str, body: Option<Value>) -> Request {
+fn notes_request(
+    tenant: &str,
+    method: &str,
+    path: &str,
+    query: &str,
+    body: Option<Value>,
+) -> Request {
     let body = body.map_or(Value::Null, |b| Value::String(b.to_string()));
     lambda_request(
         "apigw_v2_jwt",
@@ -429,16 +514,44 @@ async fn the_lambda_handler_example_serves_notes_per_verified_tenant() {
     );
     let id = created["id"].as_str().unwrap().to_owned();
 
-    let (status, read) = call(notes_request(alice.as_str(), "GET", &format!("/notes/{id}"), "", None)).await;
+    let (status, read) = call(notes_request(
+        alice.as_str(),
+        "GET",
+        &format!("/notes/{id}"),
+        "",
+        None,
+    ))
+    .await;
     assert_eq!((status, &read), (200, &created));
-    let (status, listed) = call(notes_request(alice.as_str(), "GET", "/notes", "tag=work&limit=10", None)).await;
+    let (status, listed) = call(notes_request(
+        alice.as_str(),
+        "GET",
+        "/notes",
+        "tag=work&limit=10",
+        None,
+    ))
+    .await;
     assert_eq!(status, 200);
     assert_eq!(listed["items"], json!([created.clone()]));
 
     // Another tenant's claim sees nothing of it.
-    let (status, body) = call(notes_request(bob.as_str(), "GET", &format!("/notes/{id}"), "", None)).await;
+    let (status, body) = call(notes_request(
+        bob.as_str(),
+        "GET",
+        &format!("/notes/{id}"),
+        "",
+        None,
+    ))
+    .await;
     assert_eq!((status, body["error"].as_str()), (404, Some("not_found")));
-    let (_, listed) = call(notes_request(bob.as_str(), "GET", "/notes", "tag=work", None)).await;
+    let (_, listed) = call(notes_request(
+        bob.as_str(),
+        "GET",
+        "/notes",
+        "tag=work",
+        None,
+    ))
+    .await;
     assert_eq!(listed["items"], json!([]));
 
     // No claim: 400; health needs none.
@@ -447,14 +560,20 @@ async fn the_lambda_handler_example_serves_notes_per_verified_tenant() {
     let (status, body) = call(no_claim).await;
     assert_eq!(
         (status, body),
-        (400, json!({"error": "tenant_required", "message": "this request needs a tenant"}))
+        (
+            400,
+            json!({"error": "tenant_required", "message": "this request needs a tenant"})
+        )
     );
     let (status, body) = call(notes_request("acme#x", "GET", "/health", "", None)).await;
     assert_eq!((status, body), (200, json!({"status": "ok"})));
 
     let items = raw_scan(&db).await;
     assert_eq!(items.len(), 1);
-    assert_eq!(s(&items[0], "_pk"), Some(format!("[{alice}]#note#{id}").as_str()));
+    assert_eq!(
+        s(&items[0], "_pk"),
+        Some(format!("[{alice}]#note#{id}").as_str())
+    );
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -483,8 +602,18 @@ async fn sqs_records_each_run_in_their_own_tenant() {
             let db = db.clone();
             async move {
                 let tenant = TenantContext::resolve().await?;
-                let text = sqs_body(&record)["text"].as_str().unwrap_or_default().to_owned();
-                let memo = Memo::create(&db, Memo { id: Ulid::nil(), text }).await?;
+                let text = sqs_body(&record)["text"]
+                    .as_str()
+                    .unwrap_or_default()
+                    .to_owned();
+                let memo = Memo::create(
+                    &db,
+                    Memo {
+                        id: Ulid::nil(),
+                        text,
+                    },
+                )
+                .await?;
                 Ok::<_, Error>((tenant, memo.id))
             }
         },
@@ -505,7 +634,12 @@ async fn sqs_records_each_run_in_their_own_tenant() {
         .iter()
         .map(|item| {
             (
-                s(item, "_pk").unwrap().split('#').next().unwrap().to_owned(),
+                s(item, "_pk")
+                    .unwrap()
+                    .split('#')
+                    .next()
+                    .unwrap()
+                    .to_owned(),
                 s(item, "text").unwrap().to_owned(),
             )
         })
@@ -524,9 +658,10 @@ async fn sqs_records_each_run_in_their_own_tenant() {
 async fn eventbridge_detail_names_the_tenant() {
     let db = fresh_db().await.unwrap();
     let tenant = fresh_tenant();
-    let event: Value =
-        serde_json::from_str(&include_str!("events/eventbridge.json").replace("__TENANT__", tenant.as_str()))
-            .unwrap();
+    let event: Value = serde_json::from_str(
+        &include_str!("events/eventbridge.json").replace("__TENANT__", tenant.as_str()),
+    )
+    .unwrap();
     let outcomes = for_each_in_tenant(
         [event.clone()],
         |e| tenant_at(e, "/detail/tenant_id"),
@@ -534,7 +669,14 @@ async fn eventbridge_detail_names_the_tenant() {
             let db = db.clone();
             async move {
                 let text = e["detail"]["text"].as_str().unwrap_or_default().to_owned();
-                Memo::create(&db, Memo { id: Ulid::nil(), text }).await
+                Memo::create(
+                    &db,
+                    Memo {
+                        id: Ulid::nil(),
+                        text,
+                    },
+                )
+                .await
             }
         },
     )
@@ -543,13 +685,25 @@ async fn eventbridge_detail_names_the_tenant() {
     assert_stored(&db, &tenant, &memo.id.to_string(), "from EventBridge").await;
 
     // Missing and malformed tenants are errors of their own, never a default tenant.
-    assert!(matches!(tenant_at(&event, "/detail/tenant"), Err(Error::TenantRequired)));
-    assert!(matches!(tenant_at(&json!({"t": null}), "/t"), Err(Error::TenantRequired)));
+    assert!(matches!(
+        tenant_at(&event, "/detail/tenant"),
+        Err(Error::TenantRequired)
+    ));
+    assert!(matches!(
+        tenant_at(&json!({"t": null}), "/t"),
+        Err(Error::TenantRequired)
+    ));
     assert!(matches!(
         tenant_at(&json!({"t": ["acme"]}), "/t"),
-        Err(Error::InvalidTenantId { reason: "is not a string", .. })
+        Err(Error::InvalidTenantId {
+            reason: "is not a string",
+            ..
+        })
     ));
-    assert!(matches!(tenant_at(&json!({"t": "a b"}), "/t"), Err(Error::InvalidTenantId { .. })));
+    assert!(matches!(
+        tenant_at(&json!({"t": "a b"}), "/t"),
+        Err(Error::InvalidTenantId { .. })
+    ));
     assert_eq!(tenant_at(&json!({"t": 42}), "/t").unwrap(), "42");
 }
 
@@ -558,7 +712,14 @@ async fn dynamodb_stream_records_name_their_tenant_in_the_key() {
     let db = fresh_db().await.unwrap();
     let tenant = fresh_tenant();
     let memo = TenantContext::run_with_tenant(&tenant, async {
-        Memo::create(&db, Memo { id: Ulid::nil(), text: "streamed".into() }).await
+        Memo::create(
+            &db,
+            Memo {
+                id: Ulid::nil(),
+                text: "streamed".into(),
+            },
+        )
+        .await
     })
     .await
     .unwrap();
@@ -590,7 +751,11 @@ async fn dynamodb_stream_records_name_their_tenant_in_the_key() {
     assert_eq!(outcomes[0].as_ref().unwrap().as_ref(), Some(&memo));
 
     assert_eq!(tenant_of_key(&pk), Some(tenant.clone()));
-    assert_eq!(tenant_of_key("plan#basic"), None, "a global key has no tenant");
+    assert_eq!(
+        tenant_of_key("plan#basic"),
+        None,
+        "a global key has no tenant"
+    );
     assert_eq!(tenant_of_key("[a#b]#memo#1"), None);
     assert_eq!(tenant_of_key(""), None);
 }

@@ -5,18 +5,25 @@
 // different values (rust-clippy#13238), such as two `#[bao(index(.., gsi = N))]`.
 #![allow(clippy::duplicated_attributes)]
 
+mod batch;
 mod compile_fail;
 mod concurrency;
+mod counters;
 mod crud;
-mod layout;
-mod models;
-mod query;
-mod smoke;
-mod support;
-mod table;
-mod tenancy;
 #[cfg(feature = "http")]
 mod example_axum;
 mod example_jobs;
 #[cfg(feature = "lambda")]
 mod lambda_events;
+mod layout;
+mod loader;
+mod models;
+mod models_tx;
+mod query;
+mod retry;
+mod smoke;
+mod support;
+mod table;
+mod tenancy;
+mod transact;
+mod unique;

@@ -48,7 +48,10 @@ fn event(id: &str, kind: &str, rank: i64) -> Event {
         ref_id: Ulid::from_parts(1_000_000 + rank.unsigned_abs(), rank as u128),
         label: format!("label-{rank}"),
         tags: vec![format!("t{rank}")],
-        meta: HashMap::from([("colour".to_owned(), if rank % 2 == 0 { "red" } else { "blue" }.to_owned())]),
+        meta: HashMap::from([(
+            "colour".to_owned(),
+            if rank % 2 == 0 { "red" } else { "blue" }.to_owned(),
+        )]),
         note: (rank % 3 == 0).then(|| format!("note {rank}")),
     }
 }
@@ -109,11 +112,21 @@ async fn descending_and_count() -> R {
     TenantContext::run_with_tenant(&t, async {
         let all = Event::query_by_rank(&db, "k").descending().all().await?;
         assert_eq!(ranks(&all), [7, 3, 0, -1]);
-        let paged: Vec<Event> = Event::query_by_rank(&db, "k").descending().limit(1).all().await?;
+        let paged: Vec<Event> = Event::query_by_rank(&db, "k")
+            .descending()
+            .limit(1)
+            .all()
+            .await?;
         assert_eq!(ranks(&paged), [7, 3, 0, -1]);
         assert_eq!(Event::query_by_rank(&db, "k").count().await?, 4);
         assert_eq!(Event::query_by_rank(&db, "k").limit(1).count().await?, 4);
-        assert_eq!(Event::query_by_rank(&db, "k").filter(Event::RANK.ge(0i64)).count().await?, 3);
+        assert_eq!(
+            Event::query_by_rank(&db, "k")
+                .filter(Event::RANK.ge(0i64))
+                .count()
+                .await?,
+            3
+        );
         assert_eq!(Event::query_by_rank(&db, "nothing").count().await?, 0);
         Ok(())
     })
@@ -128,11 +141,18 @@ async fn limit_applies_before_the_filter_and_fill_page_fills() -> R {
     TenantContext::run_with_tenant(&t, async {
         let wanted = || Event::LABEL.is_in(["label-1", "label-5", "label-8"]);
         // DynamoDB reads 4 items, then filters: one match, and more after the cursor.
-        let page = Event::query_by_rank(&db, "k").limit(4).filter(wanted()).await?;
+        let page = Event::query_by_rank(&db, "k")
+            .limit(4)
+            .filter(wanted())
+            .await?;
         assert_eq!(ranks(&page.items), [1]);
         assert!(page.has_more());
 
-        let p1 = Event::query_by_rank(&db, "k").limit(2).filter(wanted()).fill_page().await?;
+        let p1 = Event::query_by_rank(&db, "k")
+            .limit(2)
+            .filter(wanted())
+            .fill_page()
+            .await?;
         assert_eq!(ranks(&p1.items), [1, 5]);
         let p2 = Event::query_by_rank(&db, "k")
             .limit(2)
@@ -144,7 +164,11 @@ async fn limit_applies_before_the_filter_and_fill_page_fills() -> R {
         assert_eq!(p2.cursor(), None);
 
         // A page cut in the middle of a read resumes right after its last item.
-        let p1 = Event::query_by_rank(&db, "k").limit(3).filter(Event::RANK.ge(0i64)).fill_page().await?;
+        let p1 = Event::query_by_rank(&db, "k")
+            .limit(3)
+            .filter(Event::RANK.ge(0i64))
+            .fill_page()
+            .await?;
         assert_eq!(ranks(&p1.items), [0, 1, 2]);
         let p2 = Event::query_by_rank(&db, "k")
             .limit(3)
@@ -173,18 +197,46 @@ async fn cursors_are_bound_to_tenant_index_condition_and_cannot_be_edited() -> R
 
     let before = counter.count();
     let under_b = TenantContext::run_with_tenant(&b, async {
-        Event::query_by_rank(&db, "k").limit(1).cursor(&cursor).send().await
+        Event::query_by_rank(&db, "k")
+            .limit(1)
+            .cursor(&cursor)
+            .send()
+            .await
     })
     .await;
-    assert!(matches!(under_b, Err(Error::InvalidCursor { reason: "issued for another tenant" })), "{under_b:?}");
+    assert!(
+        matches!(
+            under_b,
+            Err(Error::InvalidCursor {
+                reason: "issued for another tenant"
+            })
+        ),
+        "{under_b:?}"
+    );
 
     TenantContext::run_with_tenant(&a, async {
         let other_index = Event::query_by_score(&db, "k").cursor(&cursor).send().await;
-        assert!(matches!(other_index, Err(Error::InvalidCursor { .. })), "{other_index:?}");
-        let other_partition = Event::query_by_rank(&db, "other").cursor(&cursor).send().await;
-        assert!(matches!(other_partition, Err(Error::InvalidCursor { .. })), "{other_partition:?}");
-        let other_condition = Event::query_by_rank(&db, "k").sk(gt(0i64)).cursor(&cursor).send().await;
-        assert!(matches!(other_condition, Err(Error::InvalidCursor { .. })), "{other_condition:?}");
+        assert!(
+            matches!(other_index, Err(Error::InvalidCursor { .. })),
+            "{other_index:?}"
+        );
+        let other_partition = Event::query_by_rank(&db, "other")
+            .cursor(&cursor)
+            .send()
+            .await;
+        assert!(
+            matches!(other_partition, Err(Error::InvalidCursor { .. })),
+            "{other_partition:?}"
+        );
+        let other_condition = Event::query_by_rank(&db, "k")
+            .sk(gt(0i64))
+            .cursor(&cursor)
+            .send()
+            .await;
+        assert!(
+            matches!(other_condition, Err(Error::InvalidCursor { .. })),
+            "{other_condition:?}"
+        );
 
         // Flip one character anywhere: always rejected.
         let mut chars: Vec<char> = cursor.chars().collect();
@@ -193,12 +245,18 @@ async fn cursors_are_bound_to_tenant_index_condition_and_cannot_be_edited() -> R
             chars[i] = if original == 'A' { 'B' } else { 'A' };
             let edited: String = chars.iter().collect();
             let r = Event::query_by_rank(&db, "k").cursor(edited).send().await;
-            assert!(matches!(r, Err(Error::InvalidCursor { .. })), "position {i}: {r:?}");
+            assert!(
+                matches!(r, Err(Error::InvalidCursor { .. })),
+                "position {i}: {r:?}"
+            );
             chars[i] = original;
         }
         for junk in ["", "not a cursor", "AAAA"] {
             let r = Event::query_by_rank(&db, "k").cursor(junk).send().await;
-            assert!(matches!(r, Err(Error::InvalidCursor { .. })), "{junk:?}: {r:?}");
+            assert!(
+                matches!(r, Err(Error::InvalidCursor { .. })),
+                "{junk:?}: {r:?}"
+            );
         }
         Ok::<_, Error>(())
     })
@@ -217,13 +275,26 @@ async fn cursors_are_bound_to_tenant_index_condition_and_cannot_be_edited() -> R
 #[tokio::test]
 async fn a_cursor_signed_with_another_key_is_rejected() -> R {
     let db = fresh_db().await?;
-    let other = db.clone().with_cursor_key(dynabao::CursorKey::new([7u8; 32]));
+    let other = db
+        .clone()
+        .with_cursor_key(dynabao::CursorKey::new([7u8; 32]));
     let t = fresh_tenant();
     seed(&db, &t, "k", &[1, 2]).await?;
     TenantContext::run_with_tenant(&t, async {
         let page = Event::query_by_rank(&db, "k").limit(1).await?;
-        let r = Event::query_by_rank(&other, "k").cursor(page.cursor().unwrap()).send().await;
-        assert!(matches!(r, Err(Error::InvalidCursor { reason: "signature does not match" })), "{r:?}");
+        let r = Event::query_by_rank(&other, "k")
+            .cursor(page.cursor().unwrap())
+            .send()
+            .await;
+        assert!(
+            matches!(
+                r,
+                Err(Error::InvalidCursor {
+                    reason: "signature does not match"
+                })
+            ),
+            "{r:?}"
+        );
         Ok(())
     })
     .await
@@ -243,8 +314,14 @@ async fn sort_key_operators_on_integers_floats_timestamps_and_ulids() -> R {
         assert_eq!(ranks(&q().sk(le(0i64)).all().await?), [-50, -3, 0]);
         assert_eq!(ranks(&q().sk(gt(0i64)).all().await?), [2, 40]);
         assert_eq!(ranks(&q().sk(ge(2i64)).all().await?), [2, 40]);
-        assert_eq!(ranks(&q().sk(between(-3i64, 2i64)).all().await?), [-3, 0, 2]);
-        assert_eq!(ranks(&q().sk(between(-3i64, 2i64)).descending().all().await?), [2, 0, -3]);
+        assert_eq!(
+            ranks(&q().sk(between(-3i64, 2i64)).all().await?),
+            [-3, 0, 2]
+        );
+        assert_eq!(
+            ranks(&q().sk(between(-3i64, 2i64)).descending().all().await?),
+            [2, 0, -3]
+        );
         // i32 values convert into the i64 sort key.
         assert_eq!(ranks(&q().sk(eq(-3i32)).all().await?), [-3]);
 
@@ -257,7 +334,10 @@ async fn sort_key_operators_on_integers_floats_timestamps_and_ulids() -> R {
         // Timestamps.
         let q = || Event::query_by_kind(&db, "k");
         assert_eq!(ranks(&q().sk(lt(by(0).at)).all().await?), [-50, -3]);
-        assert_eq!(ranks(&q().sk(between(by(-3).at, by(2).at)).all().await?), [-3, 0, 2]);
+        assert_eq!(
+            ranks(&q().sk(between(by(-3).at, by(2).at)).all().await?),
+            [-3, 0, 2]
+        );
         assert_eq!(ranks(&q().sk(eq(by(40).at)).all().await?), [40]);
 
         // ULIDs.
@@ -279,15 +359,38 @@ async fn begins_with_and_table_queries_on_text_sort_keys() -> R {
     let t = fresh_tenant();
     TenantContext::run_with_tenant(&t, async {
         for path in ["a/b", "a/c#1", "a/c#2", "ab", "b", "a"] {
-            Doc::create(&db, Doc { folder: "f".into(), path: path.into(), owner: "o".into() }).await?;
+            Doc::create(
+                &db,
+                Doc {
+                    folder: "f".into(),
+                    path: path.into(),
+                    owner: "o".into(),
+                },
+            )
+            .await?;
         }
         let paths = |docs: Vec<Doc>| docs.into_iter().map(|d| d.path).collect::<Vec<_>>();
-        assert_eq!(paths(Doc::query(&db, "f").sk(begins_with("a/")).all().await?), ["a/b", "a/c#1", "a/c#2"]);
+        assert_eq!(
+            paths(Doc::query(&db, "f").sk(begins_with("a/")).all().await?),
+            ["a/b", "a/c#1", "a/c#2"]
+        );
         // `#` in a value is escaped, so a prefix with `#` matches exactly.
-        assert_eq!(paths(Doc::query(&db, "f").sk(begins_with("a/c#")).all().await?), ["a/c#1", "a/c#2"]);
-        assert_eq!(paths(Doc::query(&db, "f").sk(begins_with("a")).all().await?), ["a", "a/b", "a/c#1", "a/c#2", "ab"]);
-        assert_eq!(paths(Doc::query(&db, "f").sk(between("a/", "ab")).all().await?), ["a/b", "a/c#1", "a/c#2", "ab"]);
-        assert_eq!(paths(Doc::query_by_owner(&db, "o").sk(gt("ab")).all().await?), ["b"]);
+        assert_eq!(
+            paths(Doc::query(&db, "f").sk(begins_with("a/c#")).all().await?),
+            ["a/c#1", "a/c#2"]
+        );
+        assert_eq!(
+            paths(Doc::query(&db, "f").sk(begins_with("a")).all().await?),
+            ["a", "a/b", "a/c#1", "a/c#2", "ab"]
+        );
+        assert_eq!(
+            paths(Doc::query(&db, "f").sk(between("a/", "ab")).all().await?),
+            ["a/b", "a/c#1", "a/c#2", "ab"]
+        );
+        assert_eq!(
+            paths(Doc::query_by_owner(&db, "o").sk(gt("ab")).all().await?),
+            ["b"]
+        );
         // Strong consistency: on the table yes, on an index a typed error before sending.
         assert_eq!(Doc::query(&db, "f").consistent().all().await?.len(), 6);
         let r = Doc::query_by_owner(&db, "o").consistent().send().await;
@@ -311,14 +414,27 @@ async fn projection_into_a_smaller_type() -> R {
     let t = fresh_tenant();
     seed(&db, &t, "k", &[1, 2]).await?;
     TenantContext::run_with_tenant(&t, async {
-        let q = Event::query_by_rank(&db, "k").project::<Label>([Event::LABEL.schema(), Event::RANK.schema()]);
+        let q = Event::query_by_rank(&db, "k")
+            .project::<Label>([Event::LABEL.schema(), Event::RANK.schema()]);
         let request = q.to_request().await?;
-        let projection = request.projection_expression().unwrap_or_default().to_owned();
+        let projection = request
+            .projection_expression()
+            .unwrap_or_default()
+            .to_owned();
         assert_eq!(projection.split(", ").count(), 6, "{projection}");
         let labels = q.all().await?;
         assert_eq!(
             labels,
-            [Label { label: "label-1".into(), rank: 1 }, Label { label: "label-2".into(), rank: 2 }]
+            [
+                Label {
+                    label: "label-1".into(),
+                    rank: 1
+                },
+                Label {
+                    label: "label-2".into(),
+                    rank: 2
+                }
+            ]
         );
         Ok(())
     })
@@ -347,14 +463,24 @@ async fn items_of_another_model_in_the_partition_are_skipped_and_other_tenants_a
         }
     };
     // Same tenant, another model, sharing the index partition: skipped.
-    raw(format!("[{a}]#other#x"), format!("[{a}]#other#_"), format!("[{a}]#ev#0")).await?;
+    raw(
+        format!("[{a}]#other#x"),
+        format!("[{a}]#other#_"),
+        format!("[{a}]#ev#0"),
+    )
+    .await?;
     TenantContext::run_with_tenant(&a, async {
         assert_eq!(ranks(&Event::query_by_rank(&db, "k").all().await?), [1]);
         Ok::<_, Error>(())
     })
     .await?;
     // Another tenant's item in this tenant's partition: refused, never decoded.
-    raw(format!("[{b}]#ev#y"), format!("[{b}]#ev#_"), format!("[{a}]#ev#2")).await?;
+    raw(
+        format!("[{b}]#ev#y"),
+        format!("[{b}]#ev#_"),
+        format!("[{a}]#ev#2"),
+    )
+    .await?;
     TenantContext::run_with_tenant(&a, async {
         let r = Event::query_by_rank(&db, "k").all().await;
         assert!(matches!(r, Err(Error::CrossTenant { .. })), "{r:?}");
@@ -384,7 +510,10 @@ async fn reverse_lookup_from_the_owner_with_paging() -> R {
         }
         let p1 = Post::query_by_author(&db, &author).limit(2).await?;
         assert_eq!(p1.items.iter().map(|p| p.seq).collect::<Vec<_>>(), [1, 2]);
-        let p2 = Post::query_by_author(&db, &author).limit(2).cursor(p1.cursor().unwrap()).await?;
+        let p2 = Post::query_by_author(&db, &author)
+            .limit(2)
+            .cursor(p1.cursor().unwrap())
+            .await?;
         assert_eq!(p2.items.iter().map(|p| p.seq).collect::<Vec<_>>(), [3]);
         assert!(p2.items.iter().all(|p| p.author_id == author));
         // The table query by the partition key, with a sort-key range.
@@ -401,13 +530,29 @@ async fn indexes_named_at_run_time() -> R {
     let t = fresh_tenant();
     seed(&db, &t, "k", &[-1, 1, 2]).await?;
     TenantContext::run_with_tenant(&t, async {
-        let got = Query::<Event>::named(&db, "by_rank", &[&"k"]).sk_field(Event::RANK, gt(0)).all().await?;
+        let got = Query::<Event>::named(&db, "by_rank", &[&"k"])
+            .sk_field(Event::RANK, gt(0))
+            .all()
+            .await?;
         assert_eq!(ranks(&got), [1, 2]);
-        let r = Query::<Event>::named(&db, "by_nothing", &[&"k"]).send().await;
-        assert!(matches!(r, Err(Error::UnknownIndex { ref name, .. }) if name == "by_nothing"), "{r:?}");
-        let r = Query::<Event>::named(&db, "by_rank", &[&"k"]).sk_field(Event::SCORE, gt(0.0)).send().await;
-        assert!(matches!(r, Err(Error::InvalidRequest { ref reason, .. }) if reason.contains("score")), "{r:?}");
-        let r = Query::<Event>::named(&db, "by_rank", &[&"k", &"extra"]).send().await;
+        let r = Query::<Event>::named(&db, "by_nothing", &[&"k"])
+            .send()
+            .await;
+        assert!(
+            matches!(r, Err(Error::UnknownIndex { ref name, .. }) if name == "by_nothing"),
+            "{r:?}"
+        );
+        let r = Query::<Event>::named(&db, "by_rank", &[&"k"])
+            .sk_field(Event::SCORE, gt(0.0))
+            .send()
+            .await;
+        assert!(
+            matches!(r, Err(Error::InvalidRequest { ref reason, .. }) if reason.contains("score")),
+            "{r:?}"
+        );
+        let r = Query::<Event>::named(&db, "by_rank", &[&"k", &"extra"])
+            .send()
+            .await;
         assert!(matches!(r, Err(Error::InvalidKeyValue { .. })), "{r:?}");
         Ok(())
     })
@@ -421,9 +566,18 @@ async fn streams_walk_every_page() -> R {
     let expected: Vec<i64> = (0..120).collect();
     seed(&db, &t, "k", &expected).await?;
     TenantContext::run_with_tenant(&t, async {
-        let got: Vec<Event> = Event::query_by_rank(&db, "k").limit(25).stream().try_collect().await?;
+        let got: Vec<Event> = Event::query_by_rank(&db, "k")
+            .limit(25)
+            .stream()
+            .try_collect()
+            .await?;
         assert_eq!(ranks(&got), expected);
-        let desc: Vec<Event> = Event::query_by_rank(&db, "k").limit(50).descending().stream().try_collect().await?;
+        let desc: Vec<Event> = Event::query_by_rank(&db, "k")
+            .limit(50)
+            .descending()
+            .stream()
+            .try_collect()
+            .await?;
         assert_eq!(desc.len(), 120);
         assert_eq!(desc[0].rank, 119);
         Ok::<_, Error>(())
@@ -448,7 +602,13 @@ async fn iteration_reads_every_item_of_one_tenant_only() -> R {
         got.sort_unstable();
         assert_eq!(got, a_ranks);
         assert_eq!(Event::iterate(&db).count().await?, 37);
-        assert_eq!(Event::iterate(&db).filter(Event::KIND.eq("k2")).count().await?, 17);
+        assert_eq!(
+            Event::iterate(&db)
+                .filter(Event::KIND.eq("k2"))
+                .count()
+                .await?,
+            17
+        );
         Ok::<_, Error>(())
     })
     .await?;
@@ -470,7 +630,11 @@ async fn every_filter_operator_against_dynamodb() -> R {
     TenantContext::run_with_tenant(&t, async {
         let run = |c| {
             let db = db.clone();
-            async move { Ok::<_, Error>(ranks(&Event::query_by_rank(&db, "k").filter(c).all().await?)) }
+            async move {
+                Ok::<_, Error>(ranks(
+                    &Event::query_by_rank(&db, "k").filter(c).all().await?,
+                ))
+            }
         };
         assert_eq!(run(Event::LABEL.eq("label-3")).await?, [3]);
         assert_eq!(run(Event::LABEL.ne("label-3")).await?, [0, 1, 2, 4, 5, 6]);
@@ -488,12 +652,24 @@ async fn every_filter_operator_against_dynamodb() -> R {
         assert_eq!(run(Event::NOTE.not_exists()).await?, Vec::<i64>::new());
         assert_eq!(run(Event::LABEL.size().eq(7)).await?, [0, 1, 2, 3, 4, 5, 6]);
         assert_eq!(run(Event::TAGS.size().gt(1)).await?, Vec::<i64>::new());
-        assert_eq!(run(Event::RANK.lt(2i64).or(Event::RANK.gt(5i64))).await?, [0, 1, 6]);
-        assert_eq!(run(Event::RANK.ge(2i64).and(Event::RANK.le(3i64))).await?, [2, 3]);
+        assert_eq!(
+            run(Event::RANK.lt(2i64).or(Event::RANK.gt(5i64))).await?,
+            [0, 1, 6]
+        );
+        assert_eq!(
+            run(Event::RANK.ge(2i64).and(Event::RANK.le(3i64))).await?,
+            [2, 3]
+        );
         assert_eq!(run(!Event::RANK.ge(2i64)).await?, [0, 1]);
-        assert_eq!(run(Event::META.path().key("colour").eq("red")).await?, [0, 2, 4, 6]);
+        assert_eq!(
+            run(Event::META.path().key("colour").eq("red")).await?,
+            [0, 2, 4, 6]
+        );
         assert_eq!(run(Event::TAGS.path().index(0).eq("t1")).await?, [1]);
-        assert_eq!(run(Event::META.path().key("missing").exists()).await?, Vec::<i64>::new());
+        assert_eq!(
+            run(Event::META.path().key("missing").exists()).await?,
+            Vec::<i64>::new()
+        );
         Ok(())
     })
     .await
@@ -509,7 +685,9 @@ async fn equal_key_values_in_two_tenants_never_mix_on_any_index() -> R {
     // Make b's copies distinguishable.
     TenantContext::run_with_tenant(&b, async {
         for r in same {
-            Event::update(&db, &format!("k-{r}")).set(Event::LABEL, "b").await?;
+            Event::update(&db, &format!("k-{r}"))
+                .set(Event::LABEL, "b")
+                .await?;
         }
         Ok::<_, Error>(())
     })
@@ -518,7 +696,10 @@ async fn equal_key_values_in_two_tenants_never_mix_on_any_index() -> R {
         let e0 = event("k-0", "k", 0);
         let results = [
             Event::query_by_kind(&db, "k").sk(ge(e0.at)).all().await?,
-            Event::query_by_score(&db, "k").sk(between(-1.0, 2.0)).all().await?,
+            Event::query_by_score(&db, "k")
+                .sk(between(-1.0, 2.0))
+                .all()
+                .await?,
             Event::query_by_rank(&db, "k").sk(le(5i64)).all().await?,
             Event::query_by_ref(&db, "k").all().await?,
             Event::iterate(&db).all().await?,

@@ -70,3 +70,14 @@ async fn create_is_idempotent_and_builds_the_designed_table() -> dynabao::Result
     assert!(!db.table_exists().await?);
     Ok(())
 }
+
+#[tokio::test]
+async fn connect_reaches_a_loopback_endpoint_without_aws_credentials() -> dynabao::Result<()> {
+    let endpoint = dynabao::testkit::endpoint().await?;
+    let config = dynabao::Config::new(unique_name("connect-")).endpoint(endpoint);
+    let db = Db::connect(config).await?;
+    db.create_table().await?;
+    assert!(db.table_exists().await?);
+    db.delete_table().await?;
+    Ok(())
+}

@@ -554,7 +554,8 @@ async fn an_index_item_whose_primary_key_belongs_to_another_tenant_is_cross_tena
     })
     .await?;
 
-    // Right tenant, wrong model: an item whose keys are A's Posts, on A's User index.
+    // Right tenant, wrong model: an item whose keys are A's Posts, on A's User index. It is
+    // the tenant's own data, just not a User: queries skip it instead of decoding it.
     let db = fresh_db().await?;
     let [g1, g2] = gsi(&a);
     raw_put(
@@ -571,22 +572,20 @@ async fn an_index_item_whose_primary_key_belongs_to_another_tenant_is_cross_tena
     )
     .await;
     TenantContext::run_with_tenant(&a, async {
-        is_cross_tenant(
-            User::query_by_status(&db, &Status::Active).all().await,
-            &a,
-            "u",
-        );
+        assert!(User::query_by_status(&db, &Status::Active)
+            .all()
+            .await?
+            .is_empty());
         Ok::<_, Error>(())
     })
     .await?;
 
-    // A valid item next to the forged one does not make the query pass.
+    // Next to a real user, the other model's item is still skipped, never decoded as a User.
     TenantContext::run_with_tenant(&a, async {
-        User::create(&db, User::new("real@x.io")).await?;
-        is_cross_tenant(
-            User::query_by_status(&db, &Status::Active).all().await,
-            &a,
-            "u",
+        let real = User::create(&db, User::new("real@x.io")).await?;
+        assert_eq!(
+            User::query_by_status(&db, &Status::Active).all().await?,
+            vec![real]
         );
         Ok::<_, Error>(())
     })

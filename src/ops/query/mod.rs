@@ -38,7 +38,9 @@ use crate::db::Db;
 use crate::error::{Error, Item};
 use crate::exec;
 use crate::expr::{Condition, Placeholders};
-use crate::key::{self, InvalidKey, KeyPart, KeyScope, KeyValue, KeyValueBuilder, PK_ATTR, SK_ATTR};
+use crate::key::{
+    self, InvalidKey, KeyPart, KeyScope, KeyValue, KeyValueBuilder, PK_ATTR, SK_ATTR,
+};
 use crate::model::{Field, FieldSchema, IndexSchema, Model};
 
 type Decoder<O> = fn(Item) -> Result<O, Error>;
@@ -186,7 +188,10 @@ impl<'a, M: Model, S, O> Query<'a, M, S, O> {
         let encoded = if expected.len() == 1 && expected[0].attr == field.attr() {
             condition.encode()
         } else {
-            Err(format!("field {} is not the sort key of this query", field.name()))
+            Err(format!(
+                "field {} is not the sort key of this query",
+                field.name()
+            ))
         };
         self.sort = Some(encoded);
         self
@@ -283,7 +288,9 @@ impl<'a, M: Model, S, O> Query<'a, M, S, O> {
         }
     }
 
-    fn key_attrs(&self) -> Result<(Option<&'static IndexSchema>, &'static str, &'static str), Error> {
+    fn key_attrs(
+        &self,
+    ) -> Result<(Option<&'static IndexSchema>, &'static str, &'static str), Error> {
         let index = self.index.clone().map_err(|name| Error::UnknownIndex {
             model: M::SCHEMA.name,
             name,
@@ -295,7 +302,11 @@ impl<'a, M: Model, S, O> Query<'a, M, S, O> {
     }
 
     /// Builds the request and the cursor binding for `scope`.
-    fn build(&self, scope: &KeyScope, select: Option<Select>) -> Result<(QueryFluentBuilder, [u8; 16]), Error> {
+    fn build(
+        &self,
+        scope: &KeyScope,
+        select: Option<Select>,
+    ) -> Result<(QueryFluentBuilder, [u8; 16]), Error> {
         let schema = M::SCHEMA;
         let (index, pk_attr, sk_attr) = self.key_attrs()?;
         let partition = self.partition.clone()?;
@@ -319,7 +330,10 @@ impl<'a, M: Model, S, O> Query<'a, M, S, O> {
                 format!("begins_with({sk_name}, {v})")
             }
             Some(Err(reason)) => {
-                return Err(Error::invalid_request(schema.name, format!("sort key: {reason}")))
+                return Err(Error::invalid_request(
+                    schema.name,
+                    format!("sort key: {reason}"),
+                ))
             }
             Some(Ok(EncodedSortKey::Cmp(op, value))) => {
                 let stored = scope.key(schema.prefix, value);
@@ -341,9 +355,8 @@ impl<'a, M: Model, S, O> Query<'a, M, S, O> {
                 format!("begins_with({sk_name}, {v})")
             }
         };
-        let digest = cursor::condition_digest(
-            &digest_parts.iter().map(String::as_str).collect::<Vec<_>>(),
-        );
+        let digest =
+            cursor::condition_digest(&digest_parts.iter().map(String::as_str).collect::<Vec<_>>());
         let filter = self.filter.as_ref().map(|f| f.render(&mut p)).transpose()?;
         let projection = self.projection.as_ref().map(|fields| {
             let mut attrs: Vec<&str> = vec![PK_ATTR, SK_ATTR];
@@ -351,7 +364,11 @@ impl<'a, M: Model, S, O> Query<'a, M, S, O> {
                 attrs.extend([i.pk_attr, i.sk_attr]);
             }
             attrs.extend(fields.iter().copied());
-            attrs.iter().map(|a| p.name(a)).collect::<Vec<_>>().join(", ")
+            attrs
+                .iter()
+                .map(|a| p.name(a))
+                .collect::<Vec<_>>()
+                .join(", ")
         });
         let start = match &self.cursor {
             Some(c) => Some(cursor::decode(
@@ -382,7 +399,8 @@ impl<'a, M: Model, S, O> Query<'a, M, S, O> {
             .scan_index_forward(!self.descending)
             .set_consistent_read(self.consistent.then_some(true))
             .set_select(select)
-            .set_exclusive_start_key(start);
+            .set_exclusive_start_key(start)
+            .return_consumed_capacity(aws_sdk_dynamodb::types::ReturnConsumedCapacity::Total);
         Ok((fluent, digest))
     }
 
@@ -403,9 +421,11 @@ impl<'a, M: Model, S, O> Query<'a, M, S, O> {
         scope: &KeyScope,
         fluent: QueryFluentBuilder,
     ) -> Result<(Vec<(O, Item)>, Option<Item>), Error> {
-        let out = exec::send(self.db, "Query", M::SCHEMA.name, scope, || fluent.clone().send())
-            .await
-            .map_err(|e| Error::dynamo("Query", e.into_service_error()))?;
+        let out = exec::send(self.db, "Query", M::SCHEMA.name, scope, || {
+            fluent.clone().send()
+        })
+        .await
+        .map_err(|e| Error::dynamo("Query", e.into_service_error()))?;
         let mut items = Vec::with_capacity(out.items.as_ref().map_or(0, Vec::len));
         for item in out.items.unwrap_or_default() {
             if let Err(e) = key::check_item_scope::<M>(scope, &item) {
@@ -468,10 +488,17 @@ impl<'a, M: Model, S, O> Query<'a, M, S, O> {
             }
         }
         let cursor = match last {
-            Some(k) => Some(cursor::encode(self.db.cursor_key(), &self.binding(scope, digest), &k)?),
+            Some(k) => Some(cursor::encode(
+                self.db.cursor_key(),
+                &self.binding(scope, digest),
+                &k,
+            )?),
             None => None,
         };
-        Ok(Page::new(items.into_iter().map(|(o, _)| o).collect(), cursor))
+        Ok(Page::new(
+            items.into_iter().map(|(o, _)| o).collect(),
+            cursor,
+        ))
     }
 
     /// Sends the query and returns the first page (or the page after [`cursor`](Query::cursor)).
@@ -505,9 +532,11 @@ impl<'a, M: Model, S, O> Query<'a, M, S, O> {
         let mut total = 0u64;
         loop {
             let request = fluent.clone().set_exclusive_start_key(start);
-            let out = exec::send(self.db, "Query", M::SCHEMA.name, &scope, || request.clone().send())
-                .await
-                .map_err(|e| Error::dynamo("Query", e.into_service_error()))?;
+            let out = exec::send(self.db, "Query", M::SCHEMA.name, &scope, || {
+                request.clone().send()
+            })
+            .await
+            .map_err(|e| Error::dynamo("Query", e.into_service_error()))?;
             total += u64::try_from(out.count).unwrap_or(0);
             match out.last_evaluated_key.filter(|k| !k.is_empty()) {
                 Some(k) => start = Some(k),
