@@ -60,7 +60,7 @@ pub fn parse(meta: &ParseNestedMeta<'_>) -> syn::Result<UniqueAttr> {
     Ok(UniqueAttr { name, field, span })
 }
 
-/// What `model.rs` knows about a field, handed over so this module stays independent of it.
+/// What the model parser knows about a field, handed over so this module stays independent of it.
 pub struct FieldRef {
     pub name: String,
     pub key_ty: Type,
