@@ -30,6 +30,15 @@ pub(crate) fn chunks(n: usize, size: usize) -> Vec<Range<usize>> {
         .collect()
 }
 
+/// Splits `items` along `ranges` (from [`chunks`]), keeping each item's position in `items`.
+fn indexed_chunks<T>(items: Vec<T>, ranges: &[Range<usize>]) -> Vec<Vec<(usize, T)>> {
+    let mut items = items.into_iter().enumerate();
+    ranges
+        .iter()
+        .map(|r| items.by_ref().take(r.len()).collect())
+        .collect()
+}
+
 /// De-duplicates `keys`, keeping first occurrences in order. Returns the distinct keys and, for
 /// each input position, the index of its key among them.
 pub(crate) fn dedup<K: Hash + Eq + Clone>(keys: &[K]) -> (Vec<K>, Vec<usize>) {
@@ -74,16 +83,9 @@ pub(crate) async fn get_raw(
 ) -> RawGet {
     let n = keys.len();
     let ranges = chunks(n, GET_CHUNK);
-    let mut keys: Vec<Option<Item>> = keys.into_iter().map(Some).collect();
-    let tasks: Vec<_> = ranges
-        .iter()
-        .map(|r| {
-            let chunk: Vec<(usize, Item)> = r
-                .clone()
-                .filter_map(|i| keys.get_mut(i).and_then(Option::take).map(|k| (i, k)))
-                .collect();
-            get_chunk(db.clone(), scope.clone(), model, chunk, consistent)
-        })
+    let tasks: Vec<_> = indexed_chunks(keys, &ranges)
+        .into_iter()
+        .map(|chunk| get_chunk(db.clone(), scope.clone(), model, chunk, consistent))
         .collect();
     let results = run_bounded(tasks, concurrency).await;
     let mut out = RawGet {
@@ -246,16 +248,9 @@ pub(crate) async fn write_raw(
 ) -> RawWrite {
     let n = requests.len();
     let ranges = chunks(n, WRITE_CHUNK);
-    let mut requests: Vec<Option<WriteRequest>> = requests.into_iter().map(Some).collect();
-    let tasks: Vec<_> = ranges
-        .iter()
-        .map(|r| {
-            let chunk: Vec<(usize, WriteRequest)> = r
-                .clone()
-                .filter_map(|i| requests.get_mut(i).and_then(Option::take).map(|w| (i, w)))
-                .collect();
-            write_chunk(db.clone(), scope.clone(), model, chunk)
-        })
+    let tasks: Vec<_> = indexed_chunks(requests, &ranges)
+        .into_iter()
+        .map(|chunk| write_chunk(db.clone(), scope.clone(), model, chunk))
         .collect();
     let results = run_bounded(tasks, concurrency).await;
     let mut out = RawWrite::default();
@@ -388,6 +383,18 @@ mod tests {
                 next = r.end;
             }
             prop_assert_eq!(next, n);
+        }
+
+        #[test]
+        fn indexed_chunks_keep_positions(n in 0usize..300, size in 1usize..40) {
+            let items: Vec<usize> = (0..n).map(|i| i * 10).collect();
+            let ranges = chunks(n, size);
+            let split = indexed_chunks(items, &ranges);
+            prop_assert_eq!(split.len(), ranges.len());
+            for (chunk, r) in split.iter().zip(&ranges) {
+                prop_assert_eq!(chunk.iter().map(|(i, _)| *i).collect::<Vec<_>>(), r.clone().collect::<Vec<_>>());
+                prop_assert!(chunk.iter().all(|(i, v)| *v == i * 10));
+            }
         }
 
         #[test]

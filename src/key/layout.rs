@@ -203,17 +203,7 @@ mod tests {
     use super::*;
     use proptest::prelude::*;
 
-    fn tenant(s: &str) -> KeyScope {
-        KeyScope::Tenant(TenantId::new(s).unwrap())
-    }
-
-    fn value(parts: &[&str]) -> KeyValue {
-        let mut b = KeyValueBuilder::new();
-        for p in parts {
-            b.push(*p).unwrap();
-        }
-        b.finish()
-    }
+    use super::super::test_support::{tenant, value};
 
     #[test]
     fn layout_matches_the_design() {

@@ -65,3 +65,24 @@ pub fn is_key_attr(name: &str) -> bool {
         || name == SK_ATTR
         || (name.starts_with("_gsi") && (name.ends_with("_pk") || name.ends_with("_sk")))
 }
+
+/// Builders shared by the key module's tests.
+#[cfg(test)]
+mod test_support {
+    use super::{KeyScope, KeyValue, KeyValueBuilder};
+    use crate::tenant::TenantId;
+
+    /// The scope of tenant `s` (a valid id).
+    pub(super) fn tenant(s: &str) -> KeyScope {
+        KeyScope::Tenant(TenantId::new(s).unwrap())
+    }
+
+    /// A key value of text parts.
+    pub(super) fn value(parts: &[&str]) -> KeyValue {
+        let mut b = KeyValueBuilder::new();
+        for p in parts {
+            b.push(*p).unwrap();
+        }
+        b.finish()
+    }
+}

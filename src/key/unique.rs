@@ -98,21 +98,11 @@ pub fn parse_unique_key(stored: &str, tenanted: bool) -> Option<ParsedUniqueKey<
 
 #[cfg(test)]
 mod tests {
-    use super::super::{decode_text, parse_key, KeyValueBuilder};
+    use super::super::{decode_text, parse_key};
     use super::*;
     use proptest::prelude::*;
 
-    fn tenant(s: &str) -> KeyScope {
-        KeyScope::Tenant(TenantId::new(s).unwrap())
-    }
-
-    fn value(parts: &[&str]) -> KeyValue {
-        let mut b = KeyValueBuilder::new();
-        for p in parts {
-            b.push(*p).unwrap();
-        }
-        b.finish()
-    }
+    use super::super::test_support::{tenant, value};
 
     #[test]
     fn layout_and_parse() {
