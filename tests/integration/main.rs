@@ -5,6 +5,7 @@
 // different values (rust-clippy#13238), such as two `#[bao(index(.., gsi = N))]`.
 #![allow(clippy::duplicated_attributes)]
 
+mod architecture;
 mod batch;
 mod compile_fail;
 mod concurrency;
