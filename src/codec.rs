@@ -73,7 +73,7 @@ fn ttl_from_stored<M: Model>(value: AttributeValue) -> Result<AttributeValue, Er
     }
 }
 
-/// Decodes a stored item after checking it belongs to `scope` (invariant 5).
+/// Decodes a stored item after checking it belongs to `scope` ([invariant 5](crate#invariants)).
 pub(crate) fn decode_checked<M: Model>(scope: &KeyScope, item: Item) -> Result<M, Error> {
     key::check_item_scope::<M>(scope, &item)?;
     decode_unchecked(item)

@@ -1,4 +1,4 @@
-//! Opaque, authenticated pagination cursors (invariant 6).
+//! Opaque, authenticated pagination cursors ([invariant 6](crate#invariants)).
 //!
 //! A cursor carries DynamoDB's `LastEvaluatedKey` together with what it was issued for: the
 //! tenant, the model, the index and a digest of the key condition. The whole is signed with

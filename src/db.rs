@@ -289,7 +289,7 @@ impl Db {
     }
 
     /// The key scope for `M` now: global for `#[bao(global)]` models and when tenancy is off,
-    /// otherwise the current tenant, or [`Error::TenantRequired`] (invariant 2).
+    /// otherwise the current tenant, or [`Error::TenantRequired`] ([invariant 2](crate#invariants)).
     pub async fn scope_for<M: Model>(&self) -> Result<KeyScope, Error> {
         self.scope_for_schema(M::SCHEMA).await
     }

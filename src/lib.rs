@@ -33,6 +33,33 @@
 //! }
 //! ```
 //!
+//! # Invariants
+//!
+//! The rules every change keeps. Each has a test that fails when it is broken; the docs that cite
+//! "invariant N" point here.
+//!
+//! 1. **One key builder.** Only [`key`] turns (tenant, model prefix, field values) into stored key
+//!    strings; no public API accepts a raw `_pk`/`_sk` string.
+//! 2. **Fail closed.** With tenancy on, an operation that finds no tenant (no scope, no fallback,
+//!    no resolver answer) returns [`Error::TenantRequired`] and sends nothing. There is no
+//!    default tenant.
+//! 3. **Tenant ids are validated once**, into [`TenantId`]: 1 to 64 characters of
+//!    `[A-Za-z0-9._-]`, else [`Error::InvalidTenantId`]. The id is bracketed in keys, so no
+//!    tenant's keys are a prefix of another's (`[acme]#` vs `[acme-corp]#`).
+//! 4. **Injective layout.** Two different (tenant, model, key values) never give the same stored
+//!    key: model prefixes are checked at compile time (non-empty, no `#`, `[`, `]`) and key
+//!    values are escaped, so a value containing `#` cannot forge another key.
+//! 5. **Reads are checked.** Every item that comes back from DynamoDB is checked to carry the
+//!    current tenant's and model's prefix before it is decoded; a mismatch is
+//!    [`Error::CrossTenant`], never a result.
+//! 6. **Cursors are opaque and bound** to tenant, model, index and key condition: replayed under
+//!    another tenant, or edited, a cursor is [`Error::InvalidCursor`].
+//! 7. **Nothing is lost.** Batches chunk (100 keys per BatchGetItem, 25 per BatchWriteItem),
+//!    retry unprocessed items with exponential backoff and jitter, and report what is still
+//!    unprocessed after the retry budget in a typed error that carries those items.
+//! 8. **No panics on user input.** Nothing reachable from user data or DynamoDB responses
+//!    unwraps or panics; library errors are one `#[non_exhaustive]` enum, [`Error`].
+//!
 //! # Layers
 //!
 //! The dependency direction runs one way:

@@ -1,4 +1,4 @@
-//! Many items in few requests, with nothing lost (invariant 7).
+//! Many items in few requests, with nothing lost ([invariant 7](crate#invariants)).
 //!
 //! - [`Db::batch_find`]: reads keys of one model with BatchGetItem, 100 keys per request,
 //!   duplicate keys merged, results in the order asked with `None` for missing items.

@@ -8,7 +8,7 @@
 //! character up to and including `$` (U+0000..=U+0024, which covers `#`, space and the control
 //! characters) becomes `$` followed by one printable character (`U+0040 + c`). The mapping is
 //! monotone and prefix-free, and the separator `#` sorts below every encoded character, so:
-//! - a value containing `#` cannot forge another key's structure (invariant 4);
+//! - a value containing `#` cannot forge another key's structure ([invariant 4](crate#invariants));
 //! - composite keys (`a#b`) sort by their first field, then their second;
 //! - ordinary text stays readable in the console.
 

@@ -1,4 +1,4 @@
-//! The key builder: the only code that formats stored keys (invariant 1).
+//! The key builder: the only code that formats stored keys ([invariant 1](crate#invariants)).
 //!
 //! `encode` turns single values into order-preserving strings; `layout` joins them with the
 //! tenant and model prefix into `_pk`, `_sk` and `_gsiN_*` values and parses them back. Nothing

@@ -236,7 +236,7 @@ pub(crate) fn index_halves(
     [(index.pk_attr, index.pk), (index.sk_attr, index.sk)]
 }
 
-/// Checks that a stored item belongs to `scope` and model `M` (invariant 5): both `_pk` and
+/// Checks that a stored item belongs to `scope` and model `M` ([invariant 5](crate#invariants)): both `_pk` and
 /// `_sk` must start with `[tenant]#prefix#` (or `prefix#` for global keys).
 pub(crate) fn check_item_scope<M: Model>(scope: &KeyScope, item: &Item) -> Result<(), Error> {
     let expected = scope.model_prefix(M::SCHEMA.prefix);

@@ -82,7 +82,7 @@ impl<'a, M: Model> FindUnique<'a, M> {
             return Ok(None);
         };
         // The constraint item must be the one asked for, and name an owner of this tenant and
-        // model (invariant 5): anything else is never followed.
+        // model (invariant 5, crate docs): anything else is never followed.
         let cross = || Error::CrossTenant {
             model: M::SCHEMA.name,
             expected: scope.model_prefix(M::SCHEMA.prefix),

@@ -78,7 +78,7 @@ fn named_fields(input: &DeriveInput) -> syn::Result<&FieldsNamed> {
     Ok(named)
 }
 
-/// The key prefix: compile-time checked (invariant 4).
+/// The key prefix: compile-time checked (invariant 4 of the `dynabao` crate docs).
 fn prefix(container: &ContainerAttrs, ident: &Ident) -> syn::Result<String> {
     let prefix_lit = container.prefix.clone().ok_or_else(|| {
         err(
