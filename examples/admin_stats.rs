@@ -12,8 +12,8 @@
 //! query's key carries its scope's tenant, and every item read back is checked against it.
 //!
 //! It seeds a fresh table with orders for six tenants, prints the report, checks it against
-//! what was seeded, and deletes the table. With `DYNAMODB_ENDPOINT` unset it starts an embedded
-//! DynamoDB Local and stops it on exit.
+//! what was seeded, and deletes the table. With `DYNAMODB_ENDPOINT` unset it runs on the
+//! testkit's embedded engine (dynoxide, in memory, inside the process).
 
 use chrono::{DateTime, Utc};
 use dynabao::tenant::TenantId;

@@ -12,7 +12,7 @@
 //! | variable | meaning | default |
 //! |---|---|---|
 //! | `BIND_ADDR` | where to listen | `127.0.0.1:3000` |
-//! | `DYNAMODB_ENDPOINT` | the DynamoDB to use | an embedded DynamoDB Local (Java), started for the process |
+//! | `DYNAMODB_ENDPOINT` | the DynamoDB to use | the testkit's embedded engine (dynoxide, in memory), started for the process |
 //! | `DYNABAO_TABLE` | the table, created if missing | `notes` |
 //! | `API_KEYS` | `key1=tenantA\|tenantB,key2=tenantC`: each key and the tenants it may use | `demo-key=acme\|globex,initech-key=initech` (demo only) |
 //!
@@ -167,11 +167,11 @@ pub fn app(db: Db, keys: ApiKeys) -> Result<Router, dynabao::Error> {
         .layer(middleware::from_fn_with_state(Arc::new(keys), authenticate)))
 }
 
-/// Connects to `DYNAMODB_ENDPOINT` (or an embedded DynamoDB Local) and creates the table
+/// Connects to `DYNAMODB_ENDPOINT` (or the testkit's embedded engine) and creates the table
 /// `DYNABAO_TABLE` (default `notes`) if it is missing.
 ///
 /// The client is the testkit's: the endpoint above, region `us-east-1` and fixed local
-/// credentials, which is what DynamoDB Local and LocalStack need. A service for AWS builds its
+/// credentials, which is what the local engines (dynoxide, DynamoDB Local, LocalStack) need. A service for AWS builds its
 /// `Db` with `Db::connect(Config::from_env()?)` instead.
 pub async fn connect() -> Result<Db, dynabao::Error> {
     let table = std::env::var("DYNABAO_TABLE").unwrap_or_else(|_| "notes".to_owned());

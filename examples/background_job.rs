@@ -12,8 +12,8 @@
 //! builds starts with the scoped tenant.
 //!
 //! It seeds a fresh table with three tenants (one inactive), runs the job, prints what it did,
-//! and deletes the table. With `DYNAMODB_ENDPOINT` unset it starts an embedded DynamoDB Local
-//! and stops it on exit.
+//! and deletes the table. With `DYNAMODB_ENDPOINT` unset it runs on the testkit's embedded
+//! engine (dynoxide, in memory, inside the process).
 
 use chrono::{DateTime, Duration, Utc};
 use dynabao::tenant::TenantId;

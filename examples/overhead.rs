@@ -7,8 +7,8 @@
 //! Two figures, each as dynabao / raw SDK:
 //! 1. CPU: building the PutItem and GetItem requests (keys, encoding, expressions) without
 //!    sending them.
-//! 2. Round trips: sequential PutItem + GetItem of the same items against DynamoDB Local
-//!    (embedded, or `DYNAMODB_ENDPOINT`). Network and server time dominate; the ratio shows
+//! 2. Round trips: sequential PutItem + GetItem of the same items against a local DynamoDB
+//!    (the testkit's embedded engine, or `DYNAMODB_ENDPOINT`). Network and server time dominate; the ratio shows
 //!    whether dynabao's work is visible at all.
 //!
 //! Set `OVERHEAD_ITEMS` to change the number of round trips (default 2000).
@@ -141,8 +141,9 @@ async fn main() -> dynabao::Result<()> {
     })
     .await?;
 
-    // 2. Round trips on DynamoDB Local, on fresh ids each. The JVM behind DynamoDB Local warms up
-    //    as it goes, so both sides run twice, alternating, and the second rounds are compared.
+    // 2. Round trips on the local DynamoDB, on fresh ids each. An engine may warm up as it goes
+    //    (DynamoDB Local's JVM does), so both sides run twice, alternating, and the second rounds
+    //    are compared.
     let mut raw_rt = Duration::ZERO;
     let mut dyn_rt = Duration::ZERO;
     for _round in 0..2 {
@@ -213,7 +214,7 @@ fn print_figures(
         per_op(raw_build, build_n),
         dyn_build.as_secs_f64() / raw_build.as_secs_f64()
     );
-    println!("round trips on DynamoDB Local ({n} create + find pairs, sequential):");
+    println!("round trips on the local DynamoDB ({n} create + find pairs, sequential):");
     println!(
         "  dynabao {:.0} us/pair, raw SDK {:.0} us/pair, ratio {:.3}",
         per_op(dyn_rt, n),

@@ -4,8 +4,9 @@
 //! cargo run --example quickstart
 //! ```
 //!
-//! With `DYNAMODB_ENDPOINT` unset this starts an embedded DynamoDB Local (Java, fetched once with
-//! npm into a cache folder) and stops it on exit; with it set, it uses that endpoint.
+//! With `DYNAMODB_ENDPOINT` unset this runs on the testkit's embedded engine (dynoxide, a DynamoDB
+//! engine on SQLite, in memory, inside this process: nothing to install, nothing left running);
+//! with it set, it uses that endpoint.
 
 use std::future::IntoFuture;
 

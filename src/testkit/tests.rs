@@ -1,13 +1,7 @@
-//! Tests of the testkit itself. Java starts take ~2-3 s each, so this file starts at most three:
-//! one shared by the in-process tests, one in each orphan test's child process.
-
-use std::process::Command;
+//! Tests of the testkit itself: the embedded engine, its sharing, and that nothing outlives the
+//! process that started it (checked in child processes of this test binary).
 
 use super::*;
-
-fn using_local_server() -> bool {
-    !matches!(std::env::var_os(ENDPOINT_VAR), Some(v) if !v.is_empty())
-}
 
 #[tokio::test]
 async fn endpoint_answers_list_tables() {
@@ -15,15 +9,48 @@ async fn endpoint_answers_list_tables() {
     assert!(endpoint.starts_with("http"), "{endpoint}");
     let client = sdk_client().await.unwrap();
     client.list_tables().send().await.unwrap();
-    if using_local_server() {
-        let pid = local_pid().expect("a local server was started");
+    if is_embedded() {
         assert!(endpoint.starts_with("http://127.0.0.1:"), "{endpoint}");
-        let port: u16 = endpoint.rsplit(':').next().unwrap().parse().unwrap();
-        assert!(local::answers_list_tables(port));
-        #[cfg(target_os = "linux")]
-        assert!(orphans::is_running_java(pid));
-        let _ = pid;
+        assert_eq!(
+            engine::started().unwrap().endpoint,
+            endpoint,
+            "the embedded engine is the endpoint"
+        );
     }
+}
+
+#[tokio::test]
+async fn the_embedded_engine_is_a_working_dynamodb() {
+    // Tables made by one client are seen by another built from the same endpoint, and the table
+    // a fresh_db makes is active and empty.
+    let db = fresh_db().await.unwrap();
+    let other = sdk_client().await.unwrap();
+    let described = other
+        .describe_table()
+        .table_name(db.table())
+        .send()
+        .await
+        .unwrap();
+    let table = described.table().unwrap();
+    assert_eq!(
+        table.table_status(),
+        Some(&aws_sdk_dynamodb::types::TableStatus::Active)
+    );
+    let scanned = other.scan().table_name(db.table()).send().await.unwrap();
+    assert_eq!(scanned.count(), 0);
+    // A DynamoDB error code comes back as the SDK's typed error.
+    let missing = other
+        .describe_table()
+        .table_name(unique_name("missing-"))
+        .send()
+        .await
+        .unwrap_err();
+    assert!(
+        missing
+            .as_service_error()
+            .is_some_and(|e| e.is_resource_not_found_exception()),
+        "{missing:?}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
@@ -69,66 +96,6 @@ fn unique_names_are_prefixed_lowercase_and_distinct() {
     assert_eq!(a, a.to_lowercase());
 }
 
-/// The cache folder must be the one `localstack/dynamodb-local.sh` computes, for every mix of
-/// variables. Checked in child processes (this test binary and the sourced script), so this
-/// process's environment is never modified.
-#[cfg(unix)]
-#[test]
-fn cache_dir_matches_the_launcher_script() {
-    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/localstack/dynamodb-local.sh");
-    let cases: [&[(&str, &str)]; 5] = [
-        &[("DYNABAO_CACHE_DIR", "/c/root"), ("XDG_CACHE_HOME", "/x")],
-        &[("DYNABAO_CACHE_DIR", ""), ("XDG_CACHE_HOME", "/x")],
-        &[("XDG_CACHE_HOME", "/x")],
-        &[("XDG_CACHE_HOME", "")],
-        &[],
-    ];
-    for vars in cases {
-        let with_vars = |cmd: &mut Command| {
-            cmd.env_remove("DYNABAO_CACHE_DIR")
-                .env_remove("XDG_CACHE_HOME")
-                .env("HOME", "/home/someone");
-            for (name, value) in vars {
-                cmd.env(name, value);
-            }
-        };
-        let mut script_cmd = Command::new("bash");
-        script_cmd
-            .arg("-c")
-            .arg(format!("source '{script}' && printf '%s' \"$CACHE_DIR\""));
-        with_vars(&mut script_cmd);
-        let from_script = script_cmd.output().unwrap();
-        assert!(from_script.status.success(), "{from_script:?}");
-
-        let mut rust_cmd = helpers::command("cache_dir_helper", "print");
-        with_vars(&mut rust_cmd);
-        let from_rust = rust_cmd.output().unwrap();
-        assert!(from_rust.status.success(), "{from_rust:?}");
-        let from_rust = String::from_utf8(from_rust.stdout).unwrap();
-        let from_rust = from_rust
-            .lines()
-            // The harness prints "test <name> ... " without a newline before the helper's output.
-            .find_map(|line| line.split_once("DYNABAO_CACHE=").map(|(_, dir)| dir))
-            .unwrap_or_else(|| panic!("no cache line in {from_rust}"));
-
-        assert_eq!(
-            from_rust,
-            String::from_utf8(from_script.stdout).unwrap(),
-            "{vars:?}"
-        );
-    }
-}
-
-/// Helper process for `cache_dir_matches_the_launcher_script`: prints the cache folder.
-#[test]
-#[ignore = "helper process, run by cache_dir_matches_the_launcher_script"]
-fn cache_dir_helper() {
-    if std::env::var_os(helpers::MODE_VAR).is_none() {
-        return;
-    }
-    println!("DYNABAO_CACHE={}", local::cache_dir().unwrap().display());
-}
-
 /// Re-running this test binary as a child process, one test at a time.
 mod helpers {
     use std::process::{Command, Stdio};
@@ -139,7 +106,7 @@ mod helpers {
     pub(super) const MODE_VAR: &str = "DYNABAO_TESTKIT_HELPER";
 
     /// This binary, running only the (ignored) helper test `name` of this module, with `mode`,
-    /// and with `DYNAMODB_ENDPOINT` removed so the helper really launches DynamoDB Local.
+    /// and with `DYNAMODB_ENDPOINT` removed so the helper really starts the embedded engine.
     pub(super) fn command(name: &str, mode: &str) -> Command {
         let module = module_path!();
         // module_path!() starts with the crate name; test names do not.
@@ -157,40 +124,28 @@ mod helpers {
     }
 }
 
-/// The server must not outlive the process that started it. These run the `orphan_helper` test in
-/// a child process, which starts DynamoDB Local and prints java's pid, then check that java is
-/// gone after the child exits normally or is SIGKILLed.
+/// The engine must not outlive the process that started it, and must start no process of its
+/// own. These run the `orphan_helper` test in a child process, which starts the engine, checks it
+/// has no child process, and prints its endpoint; then they check that the endpoint answers while
+/// the child lives and stops answering once the child exits normally or is SIGKILLed.
 #[cfg(target_os = "linux")]
 mod orphans {
     use std::io::{BufRead, BufReader, Write};
-    use std::process::{Child, Command};
+    use std::process::Child;
     use std::sync::mpsc;
     use std::time::{Duration, Instant};
 
-    use super::super::{endpoint, local_pid};
+    use aws_sdk_dynamodb::config::retry::RetryConfig;
+    use aws_sdk_dynamodb::config::timeout::TimeoutConfig;
+    use aws_sdk_dynamodb::config::{BehaviorVersion, Credentials, Region};
+
+    use super::super::{endpoint, ENDPOINT_VAR};
     use super::helpers;
 
-    const PID_LINE: &str = "DYNABAO_JAVA_PID=";
+    const ENDPOINT_LINE: &str = "DYNABAO_ENGINE_ENDPOINT=";
 
-    /// Whether `pid` is a live (not zombie) DynamoDB Local.
-    pub(super) fn is_running_java(pid: u32) -> bool {
-        let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else {
-            return false;
-        };
-        // The state follows the parenthesised command name, which may itself contain spaces.
-        let state = stat
-            .rsplit_once(')')
-            .and_then(|(_, rest)| rest.trim().chars().next());
-        if matches!(state, Some('Z' | 'X') | None) {
-            return false;
-        }
-        std::fs::read(format!("/proc/{pid}/cmdline"))
-            .map(|cmdline| String::from_utf8_lossy(&cmdline).contains("DynamoDBLocal.jar"))
-            .unwrap_or(false)
-    }
-
-    /// Live DynamoDB Local processes whose parent is `parent`.
-    fn java_children_of(parent: u32) -> Vec<u32> {
+    /// Live processes whose parent is `parent`.
+    fn children_of(parent: u32) -> Vec<u32> {
         let mut found = Vec::new();
         for entry in std::fs::read_dir("/proc").unwrap().flatten() {
             let Some(pid) = entry
@@ -203,26 +158,40 @@ mod orphans {
             let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else {
                 continue;
             };
-            let ppid = stat
+            // The fields after the parenthesised command name: state, then the parent's pid.
+            let mut rest = stat
                 .rsplit_once(')')
-                .and_then(|(_, rest)| rest.split_whitespace().nth(1))
-                .and_then(|p| p.parse::<u32>().ok());
-            if ppid == Some(parent) && is_running_java(pid) {
+                .map(|(_, rest)| rest.split_whitespace())
+                .into_iter()
+                .flatten();
+            let state = rest.next();
+            let ppid = rest.next().and_then(|p| p.parse::<u32>().ok());
+            if ppid == Some(parent) && !matches!(state, Some("Z" | "X")) {
                 found.push(pid);
             }
         }
         found
     }
 
-    fn gone_within(pid: u32, limit: Duration) -> bool {
-        let deadline = Instant::now() + limit;
-        while Instant::now() < deadline {
-            if !is_running_java(pid) {
-                return true;
-            }
-            std::thread::sleep(Duration::from_millis(50));
-        }
-        !is_running_java(pid)
+    /// A client of `endpoint` that tries once and gives up quickly.
+    fn quick_client(endpoint: &str) -> aws_sdk_dynamodb::Client {
+        let config = aws_sdk_dynamodb::Config::builder()
+            .behavior_version(BehaviorVersion::latest())
+            .region(Region::new("us-east-1"))
+            .credentials_provider(Credentials::new("t", "t", None, None, "test"))
+            .endpoint_url(endpoint)
+            .retry_config(RetryConfig::disabled())
+            .timeout_config(
+                TimeoutConfig::builder()
+                    .operation_timeout(Duration::from_secs(10))
+                    .build(),
+            )
+            .build();
+        aws_sdk_dynamodb::Client::from_conf(config)
+    }
+
+    async fn answers(endpoint: &str) -> bool {
+        quick_client(endpoint).list_tables().send().await.is_ok()
     }
 
     /// Kills the helper process if the test ends early.
@@ -235,21 +204,8 @@ mod orphans {
         }
     }
 
-    /// Kills a java the testkit failed to kill, so a failing test leaves nothing behind.
-    struct JavaGuard(u32);
-
-    impl Drop for JavaGuard {
-        fn drop(&mut self) {
-            if is_running_java(self.0) {
-                let _ = Command::new("kill")
-                    .args(["-KILL", &self.0.to_string()])
-                    .status();
-            }
-        }
-    }
-
-    /// Starts the helper in `mode` and reads java's pid from its output.
-    fn start_helper(mode: &str) -> (ChildGuard, JavaGuard) {
+    /// Starts the helper in `mode` and reads the engine's endpoint from its output.
+    fn start_helper(mode: &str) -> (ChildGuard, String) {
         let mut child = ChildGuard(
             helpers::command("orphans::orphan_helper", mode)
                 .spawn()
@@ -258,8 +214,8 @@ mod orphans {
         let stdout = child.0.stdout.take().unwrap();
         let (tx, rx) = mpsc::channel();
         std::thread::spawn(move || {
-            // Drain to the end even after the pid arrived: closing the pipe early would make the
-            // helper's later output fail with EPIPE and the helper exit with an error.
+            // Drain to the end even after the endpoint arrived: closing the pipe early would make
+            // the helper's later output fail with EPIPE and the helper exit with an error.
             for line in BufReader::new(stdout).lines() {
                 let Ok(line) = line else { break };
                 let _ = tx.send(line);
@@ -272,14 +228,13 @@ mod orphans {
             match rx.recv_timeout(left) {
                 Ok(line) => {
                     // The harness prints "test <name> ... " without a newline first.
-                    if let Some((_, pid)) = line.split_once(PID_LINE) {
-                        let pid: u32 = pid.trim().parse().unwrap();
-                        return (child, JavaGuard(pid));
+                    if let Some((_, endpoint)) = line.split_once(ENDPOINT_LINE) {
+                        return (child, endpoint.trim().to_string());
                     }
                     seen.push(line);
                 }
                 Err(e) => panic!(
-                    "helper gave no java pid ({e}); its output:\n{}",
+                    "helper gave no endpoint ({e}); its output:\n{}",
                     seen.join("\n")
                 ),
             }
@@ -297,42 +252,41 @@ mod orphans {
         }
     }
 
-    #[test]
-    fn local_server_dies_when_its_process_exits() {
-        let (mut child, java) = start_helper("exit");
+    #[tokio::test]
+    async fn engine_ends_with_its_process_when_it_exits() {
+        let (mut child, endpoint) = start_helper("exit");
         let status = wait_with_timeout(&mut child.0, Duration::from_secs(60));
         assert!(status.success(), "helper failed: {status}");
         assert!(
-            gone_within(java.0, Duration::from_secs(10)),
-            "DynamoDB Local (pid {}) outlived its process",
-            java.0
+            !answers(&endpoint).await,
+            "the engine at {endpoint} outlived its process"
         );
     }
 
-    #[test]
-    fn local_server_dies_when_its_process_is_killed() {
-        let (mut child, java) = start_helper("hang");
+    #[tokio::test]
+    async fn engine_ends_with_its_process_when_it_is_killed() {
+        let (mut child, endpoint) = start_helper("hang");
         assert!(
-            is_running_java(java.0),
-            "java should run while its process lives"
+            answers(&endpoint).await,
+            "the engine at {endpoint} should answer while its process lives"
         );
         child.0.kill().unwrap(); // SIGKILL: no exit handlers, no destructors
         let _ = child.0.wait();
         assert!(
-            gone_within(java.0, Duration::from_secs(10)),
-            "DynamoDB Local (pid {}) outlived its SIGKILLed process",
-            java.0
+            !answers(&endpoint).await,
+            "the engine at {endpoint} outlived its SIGKILLed process"
         );
     }
 
-    /// Helper process: concurrent first calls start exactly one server; prints java's pid, then
-    /// returns (`exit`) or waits to be killed (`hang`).
+    /// Helper process: concurrent first calls start exactly one engine and no process; prints the
+    /// endpoint, then returns (`exit`) or waits to be killed (`hang`).
     #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
     #[ignore = "helper process, run by the orphan tests"]
     async fn orphan_helper() {
         let Ok(mode) = std::env::var(helpers::MODE_VAR) else {
             return;
         };
+        assert!(std::env::var_os(ENDPOINT_VAR).is_none());
         let calls = (0..8).map(|_| tokio::spawn(endpoint()));
         let endpoints: Vec<String> = futures::future::join_all(calls)
             .await
@@ -340,9 +294,13 @@ mod orphans {
             .map(|joined| joined.unwrap().unwrap())
             .collect();
         assert!(endpoints.windows(2).all(|w| w[0] == w[1]), "{endpoints:?}");
-        let pid = local_pid().unwrap();
-        assert_eq!(java_children_of(std::process::id()), vec![pid]);
-        println!("{PID_LINE}{pid}");
+        assert!(answers(&endpoints[0]).await);
+        assert_eq!(
+            children_of(std::process::id()),
+            Vec::<u32>::new(),
+            "the engine runs in this process, with no child process"
+        );
+        println!("{ENDPOINT_LINE}{}", endpoints[0]);
         std::io::stdout().flush().unwrap();
         if mode == "hang" {
             loop {

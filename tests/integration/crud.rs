@@ -1,4 +1,4 @@
-//! Create, find, update, put, replace and delete against DynamoDB Local: managed fields, typed
+//! Create, find, update, put, replace and delete against a real engine: managed fields, typed
 //! errors, conditions, rendered requests, TTL and stored names, and key values that cannot be
 //! encoded.
 

@@ -1,5 +1,6 @@
-//! Integration tests against a real DynamoDB Local (started by the testkit, or the one in
-//! `DYNAMODB_ENDPOINT`). One binary, many modules, so the server starts once.
+//! Integration tests against a real DynamoDB engine: the testkit's embedded one, or the one in
+//! `DYNAMODB_ENDPOINT` (see `support::engines` for what they may rely on). One binary, many
+//! modules, one engine per run.
 
 // clippy's duplicated_attributes misfires on derive helper attributes that repeat a key with
 // different values (rust-clippy#13238), such as two `#[bao(index(.., gsi = N))]`.

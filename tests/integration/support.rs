@@ -1,5 +1,5 @@
 //! Raw helpers for the integration tests: reading the table behind dynabao's back, so tests can
-//! check what is really stored.
+//! check what is really stored; and, in [`engines`], what the tests may rely on from the engine.
 
 use std::collections::HashMap;
 
@@ -101,3 +101,24 @@ pub fn values(pairs: Vec<(&str, AttributeValue)>) -> HashMap<String, AttributeVa
 pub fn ts_key(t: &chrono::DateTime<chrono::Utc>) -> String {
     t.format("%Y-%m-%dT%H:%M:%S%.9fZ").to_string()
 }
+
+/// Where DynamoDB engines differ, and what the tests assert so that they hold on every one.
+///
+/// The suite runs on the embedded engine (dynoxide, in this process) by default, and on whatever
+/// `DYNAMODB_ENDPOINT` names: Amazon's DynamoDB Local, LocalStack, a dynoxide server, AWS. It
+/// passed on both the embedded engine and DynamoDB Local 3.3 when this table was written. No test relies on behaviour only one engine has; where the engines differ, the
+/// tests assert what every engine guarantees, as strongly as DynamoDB itself does:
+///
+/// | behaviour | dynoxide (embedded) | DynamoDB Local | what the tests assert |
+/// |---|---|---|---|
+/// | `ConsistentRead` | accepted, changes nothing (every read is strongly consistent) | honoured | the request carries the flag (`to_request()`), and a consistent read sees the write before it (`crud::find_missing_is_none_and_consistent_reads_work`); never that an eventual read is stale |
+/// | concurrent transactions on one item | serialised on one lock: never `TransactionConflict` | may cancel with `TransactionConflict` | the invariant afterwards (`unique::concurrent_moves_never_leave_or_lose_a_constraint` accepts `Contention` as an outcome and audits every constraint item); the conflict path itself is driven with `FaultInjector` (`retry`), identical everywhere |
+/// | consumed capacity | dynoxide's own figures | DynamoDB Local's | capacity is reported and counted (`loader::capacity_is_summed_per_scope_and_consistent_finds_skip_the_cache`: at least one write unit, some read units), never exact unit counts |
+/// | throttling, unprocessed batch items | never happen on their own | never happen on their own | injected with `FaultInjector` (`retry`, `batch`), so the retry paths run on every engine |
+/// | table creation | `ACTIVE` at once | `ACTIVE` at once | `create_table` waits for `ACTIVE` either way (a no-op locally, real on AWS) |
+///
+/// Should a test ever need behaviour one engine lacks, it checks
+/// [`dynabao::testkit::is_embedded`], says in a comment which engine and why, keeps its assertions
+/// on the other, and gets a row here; none needs to today. The testkit's own tests of the embedded engine (`src/testkit/tests.rs`) check its lifetime and
+/// skip those checks when `DYNAMODB_ENDPOINT` is set.
+pub mod engines {}

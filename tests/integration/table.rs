@@ -1,4 +1,4 @@
-//! Table management against DynamoDB Local.
+//! Table management against a real engine.
 
 use dynabao::testkit::{sdk_client, unique_name};
 use dynabao::{Db, Tenancy};

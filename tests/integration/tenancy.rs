@@ -1,4 +1,4 @@
-//! Tenancy against DynamoDB Local: fail closed, isolation of equal ids, nesting and spawning,
+//! Tenancy against a real engine: fail closed, isolation of equal ids, nesting and spawning,
 //! cross-tenant reads, global models and tenancy off.
 //!
 //! These tests never touch the process-wide fallback or the resolver chain: tests run in
