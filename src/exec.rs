@@ -5,12 +5,16 @@
 
 use std::any::Any;
 use std::future::Future;
+use std::time::Duration;
+
+use tokio::time::Instant;
 
 use aws_sdk_dynamodb::config::http::HttpResponse;
 use aws_sdk_dynamodb::error::{ProvideErrorMetadata, SdkError};
 use aws_sdk_dynamodb::operation::transact_get_items::TransactGetItemsError;
 use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
 use aws_sdk_dynamodb::types::ConsumedCapacity;
+use aws_smithy_types::retry::ErrorKind;
 use tracing::Instrument;
 
 use crate::db::Db;
@@ -50,15 +54,28 @@ pub(crate) fn is_throttling_code(code: &str) -> bool {
 }
 
 /// Whether an error is worth another attempt: throttling, 5xx, transient service errors,
-/// timeouts, connection failures and responses cut short. Never a modeled client error
-/// (validation, conditional check, cancelled transaction).
+/// timeouts (the SDK's and the handle's [per-attempt timeout](crate::Timeouts)), every transient
+/// dispatch failure (an I/O error, a connect timeout, a connection the server or a load balancer
+/// closed without answering, which the SDK reports as an "other" error of kind
+/// `TransientError`, and connector errors nobody classified), and responses cut short. Never a
+/// modeled client error (validation, conditional check, cancelled transaction), a request the
+/// SDK could not build, nor a connector error the SDK calls the caller's fault.
 pub(crate) fn is_retryable<E>(err: &SdkError<E, HttpResponse>) -> bool
 where
     E: ProvideErrorMetadata + 'static,
 {
     match err {
         SdkError::TimeoutError(_) | SdkError::ResponseError(_) => true,
-        SdkError::DispatchFailure(f) => f.is_io() || f.is_timeout(),
+        SdkError::DispatchFailure(f) => {
+            if f.is_io() || f.is_timeout() {
+                return true;
+            }
+            if f.is_user() {
+                return false;
+            }
+            // Unclassified: retry unless the SDK says the client is at fault.
+            !matches!(f.as_other(), Some(ErrorKind::ClientError))
+        }
         SdkError::ServiceError(ctx) => {
             let e = ctx.err();
             if is_cancelled_transaction(e) {
@@ -72,6 +89,22 @@ where
             code_says || ctx.raw().status().is_server_error()
         }
         _ => false,
+    }
+}
+
+/// Whether the request of an attempt that failed with `err` may have been applied by DynamoDB.
+///
+/// `false` only when it certainly was not: the request was never built or the SDK refused to
+/// send it, or DynamoDB answered with a 4xx error (throttling, validation, a failed condition,
+/// a conflict), which it sends only for requests it did not apply. A timeout, a dropped
+/// connection, a response cut short and a 5xx (DynamoDB documents `InternalServerError` as
+/// "the request may have succeeded") leave the outcome unknown.
+pub(crate) fn may_have_applied<E>(err: &SdkError<E, HttpResponse>) -> bool {
+    match err {
+        SdkError::ConstructionFailure(_) => false,
+        SdkError::DispatchFailure(f) => !f.is_user(),
+        SdkError::ServiceError(ctx) => !ctx.raw().status().is_client_error(),
+        _ => true,
     }
 }
 
@@ -159,6 +192,37 @@ pub(crate) fn units<T: Consumed>(out: &T) -> Capacity {
     c
 }
 
+/// The result of [`send_tracked`]: the final result, and whether an earlier attempt failed in
+/// a way that leaves its outcome unknown (it may have been applied).
+pub(crate) struct Tracked<T, E> {
+    /// What the last attempt gave.
+    pub(crate) result: Result<T, SdkError<E, HttpResponse>>,
+    /// Whether an attempt before the last one may have been applied
+    /// ([`may_have_applied`]).
+    pub(crate) ambiguous_before: bool,
+}
+
+impl<T, E> Tracked<T, E> {
+    /// Whether the request may have been applied although the result is an error: an earlier
+    /// attempt may have been, or the last one's own error leaves it open.
+    pub(crate) fn outcome_unknown(&self) -> bool {
+        match &self.result {
+            Ok(_) => false,
+            Err(e) => self.ambiguous_before || may_have_applied(e),
+        }
+    }
+}
+
+/// The error an attempt gets when the handle's per-attempt timeout, or what is left of its
+/// per-operation timeout, runs out before DynamoDB answers. Reported as the SDK's
+/// [`SdkError::TimeoutError`], so it is retried like the SDK's own timeouts.
+#[derive(Debug, thiserror::Error)]
+#[error("no answer from DynamoDB within {waited:?} ({which} timeout)")]
+pub(crate) struct Elapsed {
+    waited: Duration,
+    which: &'static str,
+}
+
 /// Runs one DynamoDB request inside a span that names the operation, table, model and tenant,
 /// retrying it under `db`'s retry policy while it fails with a
 /// [retryable](is_retryable) error. `make` builds a fresh attempt each time.
@@ -170,8 +234,32 @@ pub(crate) async fn send<T, E, F, Fut>(
     operation: &'static str,
     model: &'static str,
     scope: &KeyScope,
-    mut make: F,
+    make: F,
 ) -> Result<T, SdkError<E, HttpResponse>>
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = Result<T, SdkError<E, HttpResponse>>>,
+    T: Consumed,
+    E: ProvideErrorMetadata + 'static,
+{
+    send_tracked(db, operation, model, scope, make).await.result
+}
+
+/// [`send`], also saying whether an earlier attempt may have been applied, for writes that
+/// must tell "not applied" from "unknown".
+///
+/// Every attempt is bounded by the handle's [per-attempt timeout](crate::Timeouts::attempt),
+/// and all attempts and the waits between them by its
+/// [per-operation timeout](crate::Timeouts::operation): a stalled attempt becomes a retryable
+/// [`SdkError::TimeoutError`], and no retry starts (nor wait is slept) past the operation's
+/// deadline.
+pub(crate) async fn send_tracked<T, E, F, Fut>(
+    db: &Db,
+    operation: &'static str,
+    model: &'static str,
+    scope: &KeyScope,
+    mut make: F,
+) -> Tracked<T, E>
 where
     F: FnMut() -> Fut,
     Fut: Future<Output = Result<T, SdkError<E, HttpResponse>>>,
@@ -190,10 +278,25 @@ where
         dynabao.write_units = tracing::field::Empty,
     );
     let policy = db.retry_policy();
+    let timeouts = db.timeouts();
     async move {
+        let deadline = Instant::now() + timeouts.operation();
         let mut attempt: u32 = 1;
+        let mut ambiguous_before = false;
         loop {
-            let result = make().await;
+            let left = deadline.saturating_duration_since(Instant::now());
+            let (budget, which) = if timeouts.attempt() <= left {
+                (timeouts.attempt(), "per-attempt")
+            } else {
+                (left, "per-operation")
+            };
+            let result = match tokio::time::timeout(budget, make()).await {
+                Ok(result) => result,
+                Err(_) => Err(SdkError::timeout_error(Elapsed {
+                    waited: budget,
+                    which,
+                })),
+            };
             match result {
                 Ok(out) => {
                     let c = units(&out);
@@ -202,22 +305,41 @@ where
                     span.record("dynabao.read_units", c.read_units);
                     span.record("dynabao.write_units", c.write_units);
                     loader::record_capacity(c);
-                    return Ok(out);
+                    return Tracked {
+                        result: Ok(out),
+                        ambiguous_before,
+                    };
                 }
                 Err(err) if policy.may_retry(attempt) && is_retryable(&err) => {
                     let delay = policy.delay(attempt);
+                    if Instant::now() + delay >= deadline {
+                        tracing::debug!(
+                            attempt,
+                            code = error_code(&err),
+                            "dynabao: per-operation timeout reached; not retrying"
+                        );
+                        tracing::Span::current().record("dynabao.attempts", attempt);
+                        return Tracked {
+                            result: Err(err),
+                            ambiguous_before,
+                        };
+                    }
                     tracing::debug!(
                         attempt,
                         ?delay,
                         code = error_code(&err),
                         "dynabao: retrying after a retryable error"
                     );
+                    ambiguous_before |= may_have_applied(&err);
                     tokio::time::sleep(delay).await;
                     attempt += 1;
                 }
                 Err(err) => {
                     tracing::Span::current().record("dynabao.attempts", attempt);
-                    return Err(err);
+                    return Tracked {
+                        result: Err(err),
+                        ambiguous_before,
+                    };
                 }
             }
         }
