@@ -431,10 +431,16 @@ mod tests {
         .unwrap();
         assert_eq!(c.timeouts.attempt(), Duration::from_millis(750));
         assert_eq!(c.timeouts.operation(), Duration::from_secs(3));
-        assert_eq!(config(&[("DYNABAO_TABLE", "app")]).unwrap().timeouts, Timeouts::default());
+        assert_eq!(
+            config(&[("DYNABAO_TABLE", "app")]).unwrap().timeouts,
+            Timeouts::default()
+        );
         for bad in ["0", "-5", "soon", "1.5"] {
-            let err = config(&[("DYNABAO_TABLE", "app"), ("DYNABAO_ATTEMPT_TIMEOUT_MS", bad)])
-                .unwrap_err();
+            let err = config(&[
+                ("DYNABAO_TABLE", "app"),
+                ("DYNABAO_ATTEMPT_TIMEOUT_MS", bad),
+            ])
+            .unwrap_err();
             assert!(
                 matches!(err, Error::Config(ref m) if m.contains("DYNABAO_ATTEMPT_TIMEOUT_MS")),
                 "{bad}: {err}"

@@ -102,7 +102,12 @@ impl Effect {
             return false;
         }
         self.attrs.iter().all(|(attr, want)| {
-            match (want, stored.get(attr).filter(|v| !matches!(v, AttributeValue::Null(true)))) {
+            match (
+                want,
+                stored
+                    .get(attr)
+                    .filter(|v| !matches!(v, AttributeValue::Null(true))),
+            ) {
                 (None, None) => true,
                 (Some(w), Some(s)) => same_value(w, s),
                 _ => false,
@@ -144,8 +149,7 @@ pub(crate) fn same_value(a: &AttributeValue, b: &AttributeValue) -> bool {
         (A::L(x), A::L(y)) => x.len() == y.len() && x.iter().zip(y).all(|(a, b)| same_value(a, b)),
         (A::M(x), A::M(y)) => {
             x.len() == y.len()
-                && x
-                    .iter()
+                && x.iter()
                     .all(|(k, v)| y.get(k).is_some_and(|w| same_value(v, w)))
         }
         _ => a == b,
@@ -382,25 +386,54 @@ mod tests {
             ..Effect::default()
         };
         // No unknown attempt before: the failure is definite.
-        match settle_condition("PutItem", &SCHEMA, Expect::Absent, Some(item.clone()), &effect, false) {
+        match settle_condition(
+            "PutItem",
+            &SCHEMA,
+            Expect::Absent,
+            Some(item.clone()),
+            &effect,
+            false,
+        ) {
             Settled::Failed(Error::AlreadyExists { .. }) => {}
             _ => panic!("expected AlreadyExists"),
         }
         // After one: its own item is success, another item is unknown.
         assert!(matches!(
-            settle_condition("PutItem", &SCHEMA, Expect::Absent, Some(item.clone()), &effect, true),
+            settle_condition(
+                "PutItem",
+                &SCHEMA,
+                Expect::Absent,
+                Some(item.clone()),
+                &effect,
+                true
+            ),
             Settled::Applied(Some(_))
         ));
         let other = Item::from([("a".to_string(), s("y"))]);
-        match settle_condition("PutItem", &SCHEMA, Expect::Absent, Some(other), &effect, true) {
+        match settle_condition(
+            "PutItem",
+            &SCHEMA,
+            Expect::Absent,
+            Some(other),
+            &effect,
+            true,
+        ) {
             Settled::Failed(e) => {
                 assert!(e.is_outcome_unknown());
-                assert!(matches!(e.unknown_outcome_source(), Some(Error::AlreadyExists { .. })));
+                assert!(matches!(
+                    e.unknown_outcome_source(),
+                    Some(Error::AlreadyExists { .. })
+                ));
             }
             Settled::Applied(_) => panic!("another item is not this write's effect"),
         }
-        assert!(!settle_other("PutItem", &SCHEMA, Error::Config("x".into()), false).is_outcome_unknown());
-        assert!(settle_other("PutItem", &SCHEMA, Error::Config("x".into()), true).is_outcome_unknown());
+        assert!(
+            !settle_other("PutItem", &SCHEMA, Error::Config("x".into()), false)
+                .is_outcome_unknown()
+        );
+        assert!(
+            settle_other("PutItem", &SCHEMA, Error::Config("x".into()), true).is_outcome_unknown()
+        );
     }
 
     #[test]

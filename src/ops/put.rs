@@ -25,8 +25,7 @@ use aws_sdk_dynamodb::types::{
 use chrono::Utc;
 
 use super::common::{
-    check_item_size, non_empty, settle_condition, settle_other, stored_key, Effect, Expect,
-    Settled,
+    check_item_size, non_empty, settle_condition, settle_other, stored_key, Effect, Expect, Settled,
 };
 use crate::codec;
 use crate::db::Db;

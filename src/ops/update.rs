@@ -363,14 +363,17 @@ impl<'a, M: Model> Update<'a, M> {
 
         if let Some(updated) = schema.updated_at {
             if !seen.contains(updated.attr) {
-                let now: AttributeValue = serde_dynamo::to_attribute_value(Utc::now()).map_err(|source| {
-                    Error::Encode {
-                        model: schema.name,
-                        source,
-                    }
-                })?;
+                let now: AttributeValue =
+                    serde_dynamo::to_attribute_value(Utc::now()).map_err(|source| {
+                        Error::Encode {
+                            model: schema.name,
+                            source,
+                        }
+                    })?;
                 let name = p.name(updated.attr);
-                effect.attrs.push((updated.attr.to_owned(), Some(now.clone())));
+                effect
+                    .attrs
+                    .push((updated.attr.to_owned(), Some(now.clone())));
                 effect.distinctive = true;
                 sets.push(format!("{name} = {}", p.value(now)));
             }
@@ -469,7 +472,9 @@ impl<'a, M: Model> Update<'a, M> {
         if let Some(k) = &self.idempotency_key {
             let name = p.name(IDEMPOTENCY_ATTR);
             let value = p.value(AttributeValue::S(k.clone()));
-            conditions.push(format!("(attribute_not_exists({name}) OR {name} <> {value})"));
+            conditions.push(format!(
+                "(attribute_not_exists({name}) OR {name} <> {value})"
+            ));
         }
         if let Some(c) = &self.condition {
             conditions.push(c.render(&mut p)?);
