@@ -5,7 +5,7 @@ use aws_sdk_dynamodb::types::AttributeValue;
 
 use crate::error::{Error, Item};
 use crate::key::{PK_ATTR, SK_ATTR};
-use crate::model::{Model, Schema};
+use crate::model::Schema;
 
 /// DynamoDB's item size limit: 400 KB.
 pub(crate) const MAX_ITEM_BYTES: usize = 400 * 1024;

@@ -27,6 +27,7 @@
 mod counter;
 mod faults;
 mod fixtures;
+mod http_faults;
 // The only unsafe code in the crate: setting a parent-death signal on the DynamoDB Local child.
 #[allow(unsafe_code)]
 mod local;
@@ -41,7 +42,11 @@ use crate::Error;
 
 pub use counter::RequestCounter;
 pub use faults::{FaultInjector, THROTTLING_CODE};
-pub use fixtures::{fresh_db, fresh_db_counted, fresh_db_with, fresh_db_with_faults, fresh_tenant};
+pub use fixtures::{
+    fresh_db, fresh_db_counted, fresh_db_with, fresh_db_with_faults, fresh_db_with_http_faults,
+    fresh_tenant,
+};
+pub use http_faults::{ClosingServer, HttpFault, HttpFaults};
 
 /// The environment variable that points the testkit at an existing DynamoDB.
 const ENDPOINT_VAR: &str = "DYNAMODB_ENDPOINT";
