@@ -9,7 +9,7 @@ use crate::cursor::CursorKey;
 use crate::error::Error;
 use crate::key::KeyScope;
 use crate::model::{Model, Schema};
-use crate::retry::RetryPolicy;
+use crate::retry::{RetryPolicy, Timeouts};
 use crate::tenant::TenantContext;
 
 /// Whether keys carry a tenant.
@@ -37,6 +37,8 @@ pub struct Config {
     pub cursor_key: Option<CursorKey>,
     /// How throttled and failed requests and unprocessed batch items are retried.
     pub retry: RetryPolicy,
+    /// How long a request may wait for DynamoDB, per attempt and in all.
+    pub timeouts: Timeouts,
 }
 
 impl Config {
@@ -49,6 +51,7 @@ impl Config {
             tenancy: Tenancy::On,
             cursor_key: None,
             retry: RetryPolicy::default(),
+            timeouts: Timeouts::default(),
         }
     }
 
@@ -61,6 +64,8 @@ impl Config {
     /// | `AWS_REGION` | region | the SDK's chain |
     /// | `DYNABAO_TENANCY` | `on` or `off` | `on` |
     /// | `DYNABAO_CURSOR_KEY` | secret for signing cursors (at least 32 bytes) | development key |
+    /// | `DYNABAO_ATTEMPT_TIMEOUT_MS` | [per-attempt timeout](Timeouts::attempt), milliseconds | 5000 |
+    /// | `DYNABAO_OPERATION_TIMEOUT_MS` | [per-operation timeout](Timeouts::operation), milliseconds | 20000 |
     pub fn from_env() -> Result<Self, Error> {
         Self::from_lookup(|name| std::env::var(name).ok())
     }
@@ -88,6 +93,24 @@ impl Config {
             }
             k => k.map(CursorKey::new),
         };
+        let millis = |name: &str| -> Result<Option<std::time::Duration>, Error> {
+            match var(name) {
+                None => Ok(None),
+                Some(v) => match v.trim().parse::<u64>() {
+                    Ok(ms) if ms > 0 => Ok(Some(std::time::Duration::from_millis(ms))),
+                    _ => Err(Error::Config(format!(
+                        "{name} must be a whole number of milliseconds above 0, not {v:?}"
+                    ))),
+                },
+            }
+        };
+        let mut timeouts = Timeouts::default();
+        if let Some(t) = millis("DYNABAO_ATTEMPT_TIMEOUT_MS")? {
+            timeouts = timeouts.with_attempt(t);
+        }
+        if let Some(t) = millis("DYNABAO_OPERATION_TIMEOUT_MS")? {
+            timeouts = timeouts.with_operation(t);
+        }
         Ok(Config {
             table,
             endpoint: var("DYNAMODB_ENDPOINT"),
@@ -95,6 +118,7 @@ impl Config {
             tenancy,
             cursor_key,
             retry: RetryPolicy::default(),
+            timeouts,
         })
     }
 
@@ -127,6 +151,12 @@ impl Config {
         self.retry = retry;
         self
     }
+
+    /// Sets how long a request may wait for DynamoDB (see [`Timeouts`]).
+    pub fn timeouts(mut self, timeouts: Timeouts) -> Self {
+        self.timeouts = timeouts;
+        self
+    }
 }
 
 /// The handle every operation takes: an SDK client, the table name and the tenancy mode.
@@ -143,6 +173,7 @@ struct Inner {
     tenancy: Tenancy,
     cursor_key: CursorKey,
     retry: RetryPolicy,
+    timeouts: Timeouts,
     /// Identifies (client, table) for the loader's batches and cache; handles derived with
     /// `with_retry` or `with_cursor_key` share it, since they reach the same data.
     id: u64,
@@ -157,6 +188,7 @@ impl std::fmt::Debug for Db {
             .field("table", &self.inner.table)
             .field("tenancy", &self.inner.tenancy)
             .field("retry", &self.inner.retry)
+            .field("timeouts", &self.inner.timeouts)
             .finish_non_exhaustive()
     }
 }
@@ -174,6 +206,7 @@ impl Db {
                 tenancy,
                 cursor_key: CursorKey::development(),
                 retry: RetryPolicy::default(),
+                timeouts: Timeouts::default(),
                 id: NEXT_ID.fetch_add(1, Ordering::Relaxed),
             }),
         }
@@ -188,6 +221,22 @@ impl Db {
                 tenancy: self.inner.tenancy,
                 cursor_key: self.inner.cursor_key.clone(),
                 retry,
+                timeouts: self.inner.timeouts,
+                id: self.inner.id,
+            }),
+        }
+    }
+
+    /// The same client and table with other timeouts (see [`Timeouts`]).
+    pub fn with_timeouts(&self, timeouts: Timeouts) -> Db {
+        Db {
+            inner: Arc::new(Inner {
+                client: self.inner.client.clone(),
+                table: self.inner.table.clone(),
+                tenancy: self.inner.tenancy,
+                cursor_key: self.inner.cursor_key.clone(),
+                retry: self.inner.retry,
+                timeouts,
                 id: self.inner.id,
             }),
         }
@@ -198,6 +247,11 @@ impl Db {
         self.inner.retry
     }
 
+    /// The timeouts of this handle.
+    pub fn timeouts(&self) -> Timeouts {
+        self.inner.timeouts
+    }
+
     /// Identifies the (client, table) pair, for the loader.
     pub(crate) fn id(&self) -> u64 {
         self.inner.id
@@ -206,7 +260,8 @@ impl Db {
     /// Builds a client from the SDK's default configuration chain plus `config`.
     ///
     /// The SDK's own retries are turned off: `config.retry` is the one retry budget (see
-    /// [`retry`](crate::retry#the-sdks-own-retries)).
+    /// [`retry`](crate::retry#the-sdks-own-retries)); `config.timeouts` bound every request
+    /// (see [`retry`](crate::retry#time-bounds)).
     ///
     /// With an endpoint on loopback (DynamoDB Local) and no AWS credentials in the environment,
     /// fixed dummy credentials are used, since DynamoDB Local accepts any.
@@ -233,7 +288,9 @@ impl Db {
             }
         }
         let sdk = loader.load().await;
-        let db = Db::new(Client::new(&sdk), config.table, config.tenancy).with_retry(config.retry);
+        let db = Db::new(Client::new(&sdk), config.table, config.tenancy)
+            .with_retry(config.retry)
+            .with_timeouts(config.timeouts);
         Ok(match config.cursor_key {
             Some(key) => db.with_cursor_key(key),
             None => {
@@ -266,6 +323,7 @@ impl Db {
         Db::new(self.inner.client.clone(), table, self.inner.tenancy)
             .with_cursor_key(self.inner.cursor_key.clone())
             .with_retry(self.inner.retry)
+            .with_timeouts(self.inner.timeouts)
     }
 
     /// The same handle with cursors signed by `key` (see [`CursorKey`]).
@@ -276,6 +334,7 @@ impl Db {
             tenancy: self.inner.tenancy,
             cursor_key: key,
             retry: self.inner.retry,
+            timeouts: self.inner.timeouts,
             id: self.inner.id,
         };
         Db {
@@ -359,6 +418,48 @@ mod tests {
         assert!(c.cursor_key.is_some_and(|k| !k.is_development()));
         let err = config(&[("DYNABAO_TABLE", "app"), ("DYNABAO_CURSOR_KEY", "short")]).unwrap_err();
         assert!(matches!(err, Error::Config(ref m) if m.contains("DYNABAO_CURSOR_KEY")));
+    }
+
+    #[test]
+    fn timeouts_are_read_and_checked() {
+        use std::time::Duration;
+        let c = config(&[
+            ("DYNABAO_TABLE", "app"),
+            ("DYNABAO_ATTEMPT_TIMEOUT_MS", "750"),
+            ("DYNABAO_OPERATION_TIMEOUT_MS", "3000"),
+        ])
+        .unwrap();
+        assert_eq!(c.timeouts.attempt(), Duration::from_millis(750));
+        assert_eq!(c.timeouts.operation(), Duration::from_secs(3));
+        assert_eq!(
+            config(&[("DYNABAO_TABLE", "app")]).unwrap().timeouts,
+            Timeouts::default()
+        );
+        for bad in ["0", "-5", "soon", "1.5"] {
+            let err = config(&[
+                ("DYNABAO_TABLE", "app"),
+                ("DYNABAO_ATTEMPT_TIMEOUT_MS", bad),
+            ])
+            .unwrap_err();
+            assert!(
+                matches!(err, Error::Config(ref m) if m.contains("DYNABAO_ATTEMPT_TIMEOUT_MS")),
+                "{bad}: {err}"
+            );
+        }
+        let db = Db::new(
+            aws_sdk_dynamodb::Client::from_conf(
+                aws_sdk_dynamodb::Config::builder()
+                    .behavior_version(aws_sdk_dynamodb::config::BehaviorVersion::latest())
+                    .build(),
+            ),
+            "t",
+            Tenancy::On,
+        );
+        let t = Timeouts::new().with_attempt(Duration::from_millis(9));
+        let db = db.with_timeouts(t);
+        assert_eq!(db.timeouts(), t);
+        assert_eq!(db.with_retry(RetryPolicy::none()).timeouts(), t);
+        assert_eq!(db.with_table("other").timeouts(), t);
     }
 
     #[test]

@@ -176,11 +176,13 @@ pub enum Error {
     #[error("test database: {0}")]
     TestKit(String),
 
-    /// A batch left items unprocessed: DynamoDB kept returning them as unprocessed until the
-    /// [retry budget](crate::RetryPolicy) ran out, or an error stopped the batch before they were
-    /// sent. Every item the batch did not confirm is listed; nothing is dropped silently. Items
-    /// not listed were processed. Batched puts and deletes are idempotent, so the listed writes
-    /// can be sent again as they are.
+    /// A batch left items unconfirmed: DynamoDB kept returning them as unprocessed until the
+    /// [retry budget](crate::RetryPolicy) ran out, or an error stopped the batch. Every item the
+    /// batch did not confirm is listed, with its [state](crate::batch::UnprocessedState): not
+    /// done (returned unprocessed, or in a request DynamoDB refused), or outcome unknown (in a
+    /// request whose answer was lost, so it may have been written). Nothing is dropped
+    /// silently; items not listed were processed. Batched puts and deletes are idempotent, so
+    /// the listed writes can be sent again as they are.
     #[error("{operation}: {} item(s) left unprocessed{}", unprocessed.len(), source.as_ref().map(|e| format!(" ({e})")).unwrap_or_default())]
     BatchIncomplete {
         /// `BatchGetItem` or `BatchWriteItem`.
@@ -249,6 +251,26 @@ pub enum Error {
         attempts: u32,
     },
 
+    /// A write may or may not have been applied: an attempt's answer was lost (a dropped
+    /// connection, a timeout, a response cut short, a 5xx) and what followed could not tell
+    /// whether DynamoDB applied it. Read the item to find out; retrying the write as it is can
+    /// apply it twice unless it is idempotent (see [`retry`](crate::retry#what-a-retry-can-do)).
+    ///
+    /// `source` is the last thing dynabao met: the transport or service error, or the
+    /// conditional failure (such as [`AlreadyExists`](Error::AlreadyExists) or
+    /// [`VersionConflict`](Error::VersionConflict)) that a retry met and that may be the
+    /// earlier attempt's own effect. [`Error::is_outcome_unknown`] is true for it.
+    #[error("{operation} on {model}: the outcome is unknown, the write may or may not have been applied ({source})")]
+    OutcomeUnknown {
+        /// The DynamoDB operation (`PutItem`, `TransactWriteItems`, ...).
+        operation: &'static str,
+        /// The model, or `transaction` for a transaction of several models.
+        model: &'static str,
+        /// The last error met.
+        #[source]
+        source: Box<Error>,
+    },
+
     /// One error shared by several callers: a batched read made for several `find`s in a
     /// [`Loader`](crate::Loader) scope failed, and each of them gets it. [`Error::code`] and the
     /// `is_*` helpers look through it.
@@ -285,6 +307,7 @@ impl Error {
             Error::TransactionCanceled { .. } => "transaction_canceled",
             Error::UniqueViolation { .. } => "unique_violation",
             Error::Contention { .. } => "contention",
+            Error::OutcomeUnknown { .. } => "outcome_unknown",
             Error::Shared(inner) => inner.code(),
         }
     }
@@ -314,6 +337,28 @@ impl Error {
                 reasons.iter().any(CancelReason::is_condition_failed)
             }
             _ => false,
+        }
+    }
+
+    /// Whether the error leaves open whether the write was applied: [`Error::OutcomeUnknown`],
+    /// or a [`BatchIncomplete`](Error::BatchIncomplete) with an item whose
+    /// [state](crate::batch::UnprocessedState) is `OutcomeUnknown`. When it is false for a write's
+    /// error, the write was not applied (batches: the listed items were not).
+    pub fn is_outcome_unknown(&self) -> bool {
+        match self.inner() {
+            Error::OutcomeUnknown { .. } => true,
+            Error::BatchIncomplete { unprocessed, .. } => unprocessed
+                .iter()
+                .any(|u| u.state == crate::batch::UnprocessedState::OutcomeUnknown),
+            _ => false,
+        }
+    }
+
+    /// The error a write whose outcome is unknown met last (see [`Error::OutcomeUnknown`]).
+    pub fn unknown_outcome_source(&self) -> Option<&Error> {
+        match self.inner() {
+            Error::OutcomeUnknown { source, .. } => Some(source),
+            _ => None,
         }
     }
 
@@ -380,6 +425,22 @@ impl Error {
         Error::Dynamo {
             operation,
             source: Box::new(aws_sdk_dynamodb::Error::from(err)),
+        }
+    }
+
+    /// `source` wrapped as [`Error::OutcomeUnknown`] (once: an unknown outcome stays one).
+    pub(crate) fn outcome_unknown(
+        operation: &'static str,
+        model: &'static str,
+        source: Error,
+    ) -> Self {
+        match source {
+            e @ Error::OutcomeUnknown { .. } => e,
+            source => Error::OutcomeUnknown {
+                operation,
+                model,
+                source: Box::new(source),
+            },
         }
     }
 

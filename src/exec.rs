@@ -5,12 +5,16 @@
 
 use std::any::Any;
 use std::future::Future;
+use std::time::Duration;
+
+use tokio::time::Instant;
 
 use aws_sdk_dynamodb::config::http::HttpResponse;
 use aws_sdk_dynamodb::error::{ProvideErrorMetadata, SdkError};
 use aws_sdk_dynamodb::operation::transact_get_items::TransactGetItemsError;
 use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
 use aws_sdk_dynamodb::types::ConsumedCapacity;
+use aws_smithy_types::retry::ErrorKind;
 use tracing::Instrument;
 
 use crate::db::Db;
@@ -50,15 +54,28 @@ pub(crate) fn is_throttling_code(code: &str) -> bool {
 }
 
 /// Whether an error is worth another attempt: throttling, 5xx, transient service errors,
-/// timeouts, connection failures and responses cut short. Never a modeled client error
-/// (validation, conditional check, cancelled transaction).
+/// timeouts (the SDK's and the handle's [per-attempt timeout](crate::Timeouts)), every transient
+/// dispatch failure (an I/O error, a connect timeout, a connection the server or a load balancer
+/// closed without answering, which the SDK reports as an "other" error of kind
+/// `TransientError`, and connector errors nobody classified), and responses cut short. Never a
+/// modeled client error (validation, conditional check, cancelled transaction), a request the
+/// SDK could not build, nor a connector error the SDK calls the caller's fault.
 pub(crate) fn is_retryable<E>(err: &SdkError<E, HttpResponse>) -> bool
 where
     E: ProvideErrorMetadata + 'static,
 {
     match err {
         SdkError::TimeoutError(_) | SdkError::ResponseError(_) => true,
-        SdkError::DispatchFailure(f) => f.is_io() || f.is_timeout(),
+        SdkError::DispatchFailure(f) => {
+            if f.is_io() || f.is_timeout() {
+                return true;
+            }
+            if f.is_user() {
+                return false;
+            }
+            // Unclassified: retry unless the SDK says the client is at fault.
+            !matches!(f.as_other(), Some(ErrorKind::ClientError))
+        }
         SdkError::ServiceError(ctx) => {
             let e = ctx.err();
             if is_cancelled_transaction(e) {
@@ -72,6 +89,22 @@ where
             code_says || ctx.raw().status().is_server_error()
         }
         _ => false,
+    }
+}
+
+/// Whether the request of an attempt that failed with `err` may have been applied by DynamoDB.
+///
+/// `false` only when it certainly was not: the request was never built or the SDK refused to
+/// send it, or DynamoDB answered with a 4xx error (throttling, validation, a failed condition,
+/// a conflict), which it sends only for requests it did not apply. A timeout, a dropped
+/// connection, a response cut short and a 5xx (DynamoDB documents `InternalServerError` as
+/// "the request may have succeeded") leave the outcome unknown.
+pub(crate) fn may_have_applied<E>(err: &SdkError<E, HttpResponse>) -> bool {
+    match err {
+        SdkError::ConstructionFailure(_) => false,
+        SdkError::DispatchFailure(f) => !f.is_user(),
+        SdkError::ServiceError(ctx) => !ctx.raw().status().is_client_error(),
+        _ => true,
     }
 }
 
@@ -159,6 +192,37 @@ pub(crate) fn units<T: Consumed>(out: &T) -> Capacity {
     c
 }
 
+/// The result of [`send_tracked`]: the final result, and whether an earlier attempt failed in
+/// a way that leaves its outcome unknown (it may have been applied).
+pub(crate) struct Tracked<T, E> {
+    /// What the last attempt gave.
+    pub(crate) result: Result<T, SdkError<E, HttpResponse>>,
+    /// Whether an attempt before the last one may have been applied
+    /// ([`may_have_applied`]).
+    pub(crate) ambiguous_before: bool,
+}
+
+impl<T, E> Tracked<T, E> {
+    /// Whether the request may have been applied although the result is an error: an earlier
+    /// attempt may have been, or the last one's own error leaves it open.
+    pub(crate) fn outcome_unknown(&self) -> bool {
+        match &self.result {
+            Ok(_) => false,
+            Err(e) => self.ambiguous_before || may_have_applied(e),
+        }
+    }
+}
+
+/// The error an attempt gets when the handle's per-attempt timeout, or what is left of its
+/// per-operation timeout, runs out before DynamoDB answers. Reported as the SDK's
+/// [`SdkError::TimeoutError`], so it is retried like the SDK's own timeouts.
+#[derive(Debug, thiserror::Error)]
+#[error("no answer from DynamoDB within {waited:?} ({which} timeout)")]
+pub(crate) struct Elapsed {
+    waited: Duration,
+    which: &'static str,
+}
+
 /// Runs one DynamoDB request inside a span that names the operation, table, model and tenant,
 /// retrying it under `db`'s retry policy while it fails with a
 /// [retryable](is_retryable) error. `make` builds a fresh attempt each time.
@@ -170,8 +234,32 @@ pub(crate) async fn send<T, E, F, Fut>(
     operation: &'static str,
     model: &'static str,
     scope: &KeyScope,
-    mut make: F,
+    make: F,
 ) -> Result<T, SdkError<E, HttpResponse>>
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = Result<T, SdkError<E, HttpResponse>>>,
+    T: Consumed,
+    E: ProvideErrorMetadata + 'static,
+{
+    send_tracked(db, operation, model, scope, make).await.result
+}
+
+/// [`send`], also saying whether an earlier attempt may have been applied, for writes that
+/// must tell "not applied" from "unknown".
+///
+/// Every attempt is bounded by the handle's [per-attempt timeout](crate::Timeouts::attempt),
+/// and all attempts and the waits between them by its
+/// [per-operation timeout](crate::Timeouts::operation): a stalled attempt becomes a retryable
+/// [`SdkError::TimeoutError`], and no retry starts (nor wait is slept) past the operation's
+/// deadline.
+pub(crate) async fn send_tracked<T, E, F, Fut>(
+    db: &Db,
+    operation: &'static str,
+    model: &'static str,
+    scope: &KeyScope,
+    mut make: F,
+) -> Tracked<T, E>
 where
     F: FnMut() -> Fut,
     Fut: Future<Output = Result<T, SdkError<E, HttpResponse>>>,
@@ -190,10 +278,25 @@ where
         dynabao.write_units = tracing::field::Empty,
     );
     let policy = db.retry_policy();
+    let timeouts = db.timeouts();
     async move {
+        let deadline = Instant::now() + timeouts.operation();
         let mut attempt: u32 = 1;
+        let mut ambiguous_before = false;
         loop {
-            let result = make().await;
+            let left = deadline.saturating_duration_since(Instant::now());
+            let (budget, which) = if timeouts.attempt() <= left {
+                (timeouts.attempt(), "per-attempt")
+            } else {
+                (left, "per-operation")
+            };
+            let result = match tokio::time::timeout(budget, make()).await {
+                Ok(result) => result,
+                Err(_) => Err(SdkError::timeout_error(Elapsed {
+                    waited: budget,
+                    which,
+                })),
+            };
             match result {
                 Ok(out) => {
                     let c = units(&out);
@@ -202,22 +305,41 @@ where
                     span.record("dynabao.read_units", c.read_units);
                     span.record("dynabao.write_units", c.write_units);
                     loader::record_capacity(c);
-                    return Ok(out);
+                    return Tracked {
+                        result: Ok(out),
+                        ambiguous_before,
+                    };
                 }
                 Err(err) if policy.may_retry(attempt) && is_retryable(&err) => {
                     let delay = policy.delay(attempt);
+                    if Instant::now() + delay >= deadline {
+                        tracing::debug!(
+                            attempt,
+                            code = error_code(&err),
+                            "dynabao: per-operation timeout reached; not retrying"
+                        );
+                        tracing::Span::current().record("dynabao.attempts", attempt);
+                        return Tracked {
+                            result: Err(err),
+                            ambiguous_before,
+                        };
+                    }
                     tracing::debug!(
                         attempt,
                         ?delay,
                         code = error_code(&err),
                         "dynabao: retrying after a retryable error"
                     );
+                    ambiguous_before |= may_have_applied(&err);
                     tokio::time::sleep(delay).await;
                     attempt += 1;
                 }
                 Err(err) => {
                     tracing::Span::current().record("dynabao.attempts", attempt);
-                    return Err(err);
+                    return Tracked {
+                        result: Err(err),
+                        ambiguous_before,
+                    };
                 }
             }
         }
@@ -244,6 +366,7 @@ mod tests {
     use aws_sdk_dynamodb::error::ErrorMetadata;
     use aws_sdk_dynamodb::operation::get_item::GetItemError;
     use aws_sdk_dynamodb::types::error::ProvisionedThroughputExceededException;
+    use aws_smithy_runtime_api::client::result::ConnectorError;
     use aws_smithy_runtime_api::http::StatusCode;
     use aws_smithy_types::body::SdkBody;
 
@@ -259,33 +382,329 @@ mod tests {
     }
 
     #[test]
-    fn throttling_and_5xx_are_retryable_validation_is_not() {
-        // As the SDK deserializes it: the modeled error with the code in its metadata.
-        let throttled = GetItemError::ProvisionedThroughputExceededException(
-            ProvisionedThroughputExceededException::builder()
-                .message("slow down")
+    fn throttling_codes() {
+        assert!(is_throttling_code("ProvisionedThroughputExceededException"));
+        assert!(!is_throttling_code("ValidationException"));
+    }
+
+    type E = SdkError<GetItemError, HttpResponse>;
+
+    fn generic(code: &str) -> GetItemError {
+        GetItemError::generic(ErrorMetadata::builder().code(code).message("m").build())
+    }
+
+    fn dispatch(e: ConnectorError) -> E {
+        SdkError::dispatch_failure(e)
+    }
+
+    fn boxed(msg: &str) -> Box<dyn std::error::Error + Send + Sync> {
+        msg.to_owned().into()
+    }
+
+    /// (error, retryable, may have been applied)
+    fn shapes() -> Vec<(&'static str, E, bool, bool)> {
+        vec![
+            (
+                "construction failure",
+                SdkError::construction_failure(boxed("bad input")),
+                false,
+                false,
+            ),
+            (
+                "sdk timeout",
+                SdkError::timeout_error(boxed("timed out")),
+                true,
+                true,
+            ),
+            (
+                "dispatch: io",
+                dispatch(ConnectorError::io(boxed("connection reset"))),
+                true,
+                true,
+            ),
+            (
+                "dispatch: timeout",
+                dispatch(ConnectorError::timeout(boxed("connect timeout"))),
+                true,
+                true,
+            ),
+            (
+                "dispatch: user",
+                dispatch(ConnectorError::user(boxed("invalid request"))),
+                false,
+                false,
+            ),
+            // What hyper's IncompleteMessage becomes: a connection closed without an answer.
+            (
+                "dispatch: other, transient",
+                dispatch(ConnectorError::other(
+                    boxed("connection closed before message completed"),
+                    Some(ErrorKind::TransientError),
+                )),
+                true,
+                true,
+            ),
+            (
+                "dispatch: other, unclassified",
+                dispatch(ConnectorError::other(boxed("?"), None)),
+                true,
+                true,
+            ),
+            (
+                "dispatch: other, server",
+                dispatch(ConnectorError::other(
+                    boxed("?"),
+                    Some(ErrorKind::ServerError),
+                )),
+                true,
+                true,
+            ),
+            (
+                "dispatch: other, throttling",
+                dispatch(ConnectorError::other(
+                    boxed("?"),
+                    Some(ErrorKind::ThrottlingError),
+                )),
+                true,
+                true,
+            ),
+            (
+                "dispatch: other, client",
+                dispatch(ConnectorError::other(
+                    boxed("?"),
+                    Some(ErrorKind::ClientError),
+                )),
+                false,
+                true,
+            ),
+            (
+                "response cut short",
+                SdkError::response_error(boxed("unexpected eof"), response(200)),
+                true,
+                true,
+            ),
+            (
+                "throttled (modeled)",
+                service(
+                    GetItemError::ProvisionedThroughputExceededException(
+                        ProvisionedThroughputExceededException::builder()
+                            .message("slow down")
+                            .meta(
+                                ErrorMetadata::builder()
+                                    .code("ProvisionedThroughputExceededException")
+                                    .build(),
+                            )
+                            .build(),
+                    ),
+                    400,
+                ),
+                true,
+                false,
+            ),
+            (
+                "ThrottlingException",
+                service(generic("ThrottlingException"), 400),
+                true,
+                false,
+            ),
+            (
+                "RequestLimitExceeded",
+                service(generic("RequestLimitExceeded"), 400),
+                true,
+                false,
+            ),
+            (
+                "InternalServerError",
+                service(generic("InternalServerError"), 500),
+                true,
+                true,
+            ),
+            (
+                "ServiceUnavailable",
+                service(generic("ServiceUnavailable"), 503),
+                true,
+                true,
+            ),
+            ("any 5xx", service(generic("Anything"), 502), true, true),
+            (
+                "TransactionConflict",
+                service(generic("TransactionConflictException"), 400),
+                true,
+                false,
+            ),
+            (
+                "ValidationException",
+                service(generic("ValidationException"), 400),
+                false,
+                false,
+            ),
+            (
+                "ConditionalCheckFailed",
+                service(generic("ConditionalCheckFailedException"), 400),
+                false,
+                false,
+            ),
+            (
+                "ResourceNotFound",
+                service(generic("ResourceNotFoundException"), 400),
+                false,
+                false,
+            ),
+        ]
+    }
+
+    #[test]
+    fn every_sdk_error_shape_is_classified() {
+        for (name, err, retryable, applied) in shapes() {
+            assert_eq!(is_retryable(&err), retryable, "{name}: retryable");
+            assert_eq!(
+                may_have_applied(&err),
+                applied,
+                "{name}: may have been applied"
+            );
+        }
+    }
+
+    #[test]
+    fn cancelled_transactions_are_left_to_the_engine() {
+        use aws_sdk_dynamodb::types::error::TransactionCanceledException;
+        let e = TransactWriteItemsError::TransactionCanceledException(
+            TransactionCanceledException::builder()
                 .meta(
                     ErrorMetadata::builder()
-                        .code("ProvisionedThroughputExceededException")
+                        .code("TransactionCanceledException")
                         .build(),
                 )
                 .build(),
         );
-        assert!(is_retryable(&service(throttled, 400)));
+        let err: SdkError<TransactWriteItemsError, HttpResponse> =
+            SdkError::service_error(e, response(400));
+        assert!(!is_retryable(&err));
+        assert!(!may_have_applied(&err));
+        let other: SdkError<TransactWriteItemsError, HttpResponse> = SdkError::service_error(
+            TransactWriteItemsError::generic(
+                ErrorMetadata::builder().code("InternalServerError").build(),
+            ),
+            response(500),
+        );
+        assert!(is_retryable(&other) && may_have_applied(&other));
+    }
 
-        let generic = |code: &str| {
-            GetItemError::generic(ErrorMetadata::builder().code(code).message("m").build())
-        };
-        assert!(is_retryable(&service(generic("ThrottlingException"), 400)));
-        assert!(is_retryable(&service(generic("RequestLimitExceeded"), 400)));
-        assert!(is_retryable(&service(generic("Anything"), 503)));
-        assert!(!is_retryable(&service(generic("ValidationException"), 400)));
-        assert!(!is_retryable(&service(
-            generic("ConditionalCheckFailedException"),
-            400
-        )));
-        assert!(is_throttling_code("ProvisionedThroughputExceededException"));
-        assert!(!is_throttling_code("ValidationException"));
+    fn test_db(timeouts: crate::Timeouts, retry: crate::RetryPolicy) -> Db {
+        let client = aws_sdk_dynamodb::Client::from_conf(
+            aws_sdk_dynamodb::Config::builder()
+                .behavior_version(aws_sdk_dynamodb::config::BehaviorVersion::latest())
+                .build(),
+        );
+        Db::new(client, "t", crate::Tenancy::On)
+            .with_timeouts(timeouts)
+            .with_retry(retry)
+    }
+
+    use aws_sdk_dynamodb::operation::get_item::GetItemOutput;
+    use std::sync::atomic::{AtomicU32, Ordering};
+    use std::time::Duration;
+
+    #[tokio::test(start_paused = true)]
+    async fn a_hung_attempt_times_out_and_is_retried_within_the_operation_budget() {
+        let db = test_db(
+            crate::Timeouts::new()
+                .with_attempt(Duration::from_millis(100))
+                .with_operation(Duration::from_millis(350)),
+            crate::RetryPolicy::new()
+                .with_max_attempts(20)
+                .with_base_delay(Duration::from_millis(10))
+                .with_max_delay(Duration::from_millis(10)),
+        );
+        let attempts = AtomicU32::new(0);
+        let start = tokio::time::Instant::now();
+        let tracked = send_tracked(&db, "GetItem", "M", &KeyScope::Global, || {
+            attempts.fetch_add(1, Ordering::SeqCst);
+            std::future::pending::<Result<GetItemOutput, E>>()
+        })
+        .await;
+        let n = attempts.load(Ordering::SeqCst);
+        // 100 ms per attempt and up to 10 ms between: three full attempts fit in 350 ms, and a
+        // fourth gets what is left.
+        assert!((3..=4).contains(&n), "{n} attempts");
+        assert!(matches!(tracked.result, Err(SdkError::TimeoutError(_))));
+        assert!(tracked.ambiguous_before && tracked.outcome_unknown());
+        // Never past the operation's deadline.
+        assert!(start.elapsed() <= Duration::from_millis(350));
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn an_answer_after_stalled_attempts_is_ok_and_remembers_them() {
+        let db = test_db(
+            crate::Timeouts::new()
+                .with_attempt(Duration::from_millis(50))
+                .with_operation(Duration::from_secs(5)),
+            crate::RetryPolicy::new().with_base_delay(Duration::from_millis(1)),
+        );
+        let attempts = AtomicU32::new(0);
+        let tracked = send_tracked(&db, "GetItem", "M", &KeyScope::Global, || {
+            let n = attempts.fetch_add(1, Ordering::SeqCst);
+            async move {
+                if n < 2 {
+                    std::future::pending::<()>().await;
+                }
+                Ok::<_, E>(GetItemOutput::builder().build())
+            }
+        })
+        .await;
+        assert!(tracked.result.is_ok());
+        assert!(tracked.ambiguous_before);
+        assert!(!tracked.outcome_unknown());
+        assert_eq!(attempts.load(Ordering::SeqCst), 3);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn the_attempt_budget_still_bounds_timeouts() {
+        let db = test_db(
+            crate::Timeouts::new()
+                .with_attempt(Duration::from_millis(10))
+                .with_operation(Duration::from_secs(60)),
+            crate::RetryPolicy::new()
+                .with_max_attempts(3)
+                .with_base_delay(Duration::from_millis(1)),
+        );
+        let attempts = AtomicU32::new(0);
+        let tracked = send_tracked(&db, "GetItem", "M", &KeyScope::Global, || {
+            attempts.fetch_add(1, Ordering::SeqCst);
+            std::future::pending::<Result<GetItemOutput, E>>()
+        })
+        .await;
+        assert_eq!(attempts.load(Ordering::SeqCst), 3);
+        assert!(matches!(tracked.result, Err(SdkError::TimeoutError(_))));
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn definite_failures_before_leave_the_outcome_known() {
+        let db = test_db(
+            crate::Timeouts::default(),
+            crate::RetryPolicy::new()
+                .with_max_attempts(3)
+                .with_base_delay(Duration::from_millis(1)),
+        );
+        let tracked = send_tracked(&db, "GetItem", "M", &KeyScope::Global, || async {
+            Err::<GetItemOutput, E>(service(generic("ThrottlingException"), 400))
+        })
+        .await;
+        assert!(tracked.result.is_err());
+        assert!(!tracked.ambiguous_before && !tracked.outcome_unknown());
+        let attempts = AtomicU32::new(0);
+        let tracked = send_tracked(&db, "GetItem", "M", &KeyScope::Global, || {
+            let n = attempts.fetch_add(1, Ordering::SeqCst);
+            async move {
+                Err::<GetItemOutput, E>(if n == 0 {
+                    service(generic("InternalServerError"), 500)
+                } else {
+                    service(generic("ConditionalCheckFailedException"), 400)
+                })
+            }
+        })
+        .await;
+        assert!(tracked.ambiguous_before && tracked.outcome_unknown());
     }
 
     #[test]

@@ -127,7 +127,7 @@ pub use expr::Condition;
 pub use key::{Key, KeyPart, KeyScope};
 pub use loader::Loader;
 pub use model::{Field, Model};
-pub use retry::RetryPolicy;
+pub use retry::{RetryPolicy, Timeouts};
 pub use set::{NumberSet, StringSet};
 pub use tenant::{TenantContext, TenantId};
 

@@ -147,6 +147,67 @@ impl RetryPolicy {
     }
 }
 
+/// How long dynabao waits for DynamoDB: per attempt, and per operation (all attempts of one
+/// request and the waits between them). See the [module docs](self#time-bounds).
+///
+/// ```
+/// use std::time::Duration;
+/// use dynabao::Timeouts;
+///
+/// let t = Timeouts::default()
+///     .with_attempt(Duration::from_secs(2))
+///     .with_operation(Duration::from_secs(8));
+/// assert_eq!(t.attempt(), Duration::from_secs(2));
+/// assert_eq!(t.operation(), Duration::from_secs(8));
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Timeouts {
+    attempt: Duration,
+    operation: Duration,
+}
+
+impl Default for Timeouts {
+    /// 5 s per attempt, 20 s per operation. DynamoDB answers in milliseconds; an attempt that
+    /// takes seconds is stalled, and a new attempt on a new connection usually gets through.
+    fn default() -> Self {
+        Timeouts {
+            attempt: Duration::from_secs(5),
+            operation: Duration::from_secs(20),
+        }
+    }
+}
+
+impl Timeouts {
+    /// The default timeouts (see [`Default`]).
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Sets how long one attempt may wait for its answer (at least 1 ms). An attempt that
+    /// runs out is retried like a timeout of the SDK's.
+    pub fn with_attempt(mut self, timeout: Duration) -> Self {
+        self.attempt = timeout.max(Duration::from_millis(1));
+        self
+    }
+
+    /// Sets how long one request may take, all its attempts and the waits between them
+    /// included (at least 1 ms). No retry starts after it.
+    pub fn with_operation(mut self, timeout: Duration) -> Self {
+        self.operation = timeout.max(Duration::from_millis(1));
+        self
+    }
+
+    /// How long one attempt may wait for its answer.
+    pub fn attempt(&self) -> Duration {
+        self.attempt
+    }
+
+    /// How long one request may take, retries included.
+    pub fn operation(&self) -> Duration {
+        self.operation
+    }
+}
+
 thread_local! {
     static RNG: Cell<u64> = Cell::new(seed());
 }

@@ -233,6 +233,9 @@ fn pending_indexes(pending: &[Item], by_key: &HashMap<(String, String), usize>) 
 pub(crate) struct RawWrite {
     /// Indexes of requests not confirmed written.
     pub(crate) unprocessed: Vec<usize>,
+    /// The indexes among `unprocessed` that were in a request whose answer was lost: they may
+    /// have been written.
+    pub(crate) unknown: Vec<usize>,
     /// The first error that stopped a chunk.
     pub(crate) error: Option<Error>,
 }
@@ -258,14 +261,20 @@ pub(crate) async fn write_raw(
         match result {
             Some(chunk) => {
                 out.unprocessed.extend(chunk.unprocessed);
+                out.unknown.extend(chunk.unknown);
                 if out.error.is_none() {
                     out.error = chunk.error;
                 }
             }
-            None => out.unprocessed.extend(range),
+            // The chunk's task ended without an answer: it may have sent its request.
+            None => {
+                out.unprocessed.extend(range.clone());
+                out.unknown.extend(range);
+            }
         }
     }
     out.unprocessed.sort_unstable();
+    out.unknown.sort_unstable();
     out
 }
 
@@ -306,17 +315,24 @@ async fn write_chunk(
             .batch_write_item()
             .request_items(db.table(), pending.clone())
             .return_consumed_capacity(ReturnConsumedCapacity::Total);
-        let out = match exec::send(&db, "BatchWriteItem", model, &scope, || {
+        let tracked = exec::send_tracked(&db, "BatchWriteItem", model, &scope, || {
             fluent.clone().send()
         })
-        .await
-        {
+        .await;
+        let unknown = tracked.outcome_unknown();
+        let out = match tracked.result {
             Ok(out) => out,
             Err(e) => {
+                let unprocessed = indexes(&pending);
                 return RawWrite {
-                    unprocessed: indexes(&pending),
+                    unknown: if unknown {
+                        unprocessed.clone()
+                    } else {
+                        Vec::new()
+                    },
+                    unprocessed,
                     error: Some(Error::dynamo("BatchWriteItem", e.into_service_error())),
-                }
+                };
             }
         };
         pending = out
@@ -336,6 +352,7 @@ async fn write_chunk(
             );
             return RawWrite {
                 unprocessed: indexes(&pending),
+                unknown: Vec::new(),
                 error: None,
             };
         }

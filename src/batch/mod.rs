@@ -68,6 +68,24 @@ pub struct Unprocessed {
     pub model: &'static str,
     /// What was not done.
     pub request: UnprocessedRequest,
+    /// Whether it was certainly not done, or may have been.
+    pub state: UnprocessedState,
+}
+
+/// What became of an [`Unprocessed`] item.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum UnprocessedState {
+    /// DynamoDB returned it as unprocessed (`UnprocessedKeys` / `UnprocessedItems`) until the
+    /// retry budget ran out: it was not read or written.
+    ReturnedUnprocessed,
+    /// An error stopped the batch, and DynamoDB refused the request carrying it as a whole
+    /// (throttling, validation) or it was never sent: it was not read or written.
+    NotApplied,
+    /// It was in a request whose answer was lost (a dropped connection, a timeout, a 5xx): it
+    /// may have been written. Batched puts and deletes are idempotent, so sending it again
+    /// is safe; read it to find out.
+    OutcomeUnknown,
 }
 
 /// What an [`Unprocessed`] item was to do, with its stored key or item.
@@ -205,6 +223,7 @@ impl<'a, M: Model> BatchFind<'a, M> {
                     request: UnprocessedRequest::Get {
                         key: keys[*d].clone(),
                     },
+                    state: UnprocessedState::ReturnedUnprocessed,
                 })
                 .collect();
             return Err(Error::BatchIncomplete {
@@ -440,6 +459,8 @@ impl<'a> BatchWrite<'a> {
         };
         let raw = write_raw(self.db, &scope, model, requests.clone(), self.concurrency).await;
         let left: HashSet<usize> = raw.unprocessed.iter().copied().collect();
+        let unknown: HashSet<usize> = raw.unknown.iter().copied().collect();
+        let stopped = raw.error.is_some();
         // Tell the loader what the table now holds, item by item.
         if loader::Loader::current().is_some() {
             for (i, w) in requests.iter().enumerate() {
@@ -481,10 +502,18 @@ impl<'a> BatchWrite<'a> {
                     },
                     _ => return None,
                 };
+                let state = if unknown.contains(&i) {
+                    UnprocessedState::OutcomeUnknown
+                } else if stopped {
+                    UnprocessedState::NotApplied
+                } else {
+                    UnprocessedState::ReturnedUnprocessed
+                };
                 Some(Unprocessed {
                     position: i,
                     model,
                     request,
+                    state,
                 })
             })
             .collect();

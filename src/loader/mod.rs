@@ -465,6 +465,7 @@ impl Loader {
                             request: UnprocessedRequest::Get {
                                 key: key_items.get(i).cloned().unwrap_or_default(),
                             },
+                            state: crate::batch::UnprocessedState::ReturnedUnprocessed,
                         }],
                         source: None,
                     })),

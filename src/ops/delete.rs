@@ -13,7 +13,10 @@ use aws_sdk_dynamodb::types::{
     AttributeValue, ReturnConsumedCapacity, ReturnValue, ReturnValuesOnConditionCheckFailure,
 };
 
-use super::common::{condition_failed, non_empty, stored_key, Expect};
+use super::common::{
+    non_empty, settle_condition, settle_other, stored_key, Effect, Expect, Settled,
+};
+use super::put::AsTransaction;
 use crate::codec;
 use crate::db::Db;
 use crate::error::{Error, Item};
@@ -32,6 +35,7 @@ pub struct Delete<'a, M: Model> {
     pub(crate) key: Result<Key<M>, InvalidKey>,
     pub(crate) version: Option<u64>,
     condition: Option<Condition<M>>,
+    pub(crate) tx: AsTransaction,
 }
 
 /// A delete's parts, before they become a request or a transaction item.
@@ -52,7 +56,29 @@ impl<'a, M: Model> Delete<'a, M> {
             key,
             version: None,
             condition: None,
+            tx: AsTransaction::WhenNeeded,
         }
+    }
+
+    /// Sends the delete as a one-item TransactWriteItems with a client request token, after a
+    /// consistent read of the item (a transaction returns no values, and the delete returns
+    /// the item): a retry after a lost answer then reports the delete's success instead of
+    /// [`Error::OutcomeUnknown`]. Costs the read plus twice the write units of a DeleteItem.
+    /// The delete is conditioned on the version read (versioned models), so it returns the
+    /// item it removed.
+    pub fn idempotent(mut self) -> Self {
+        if !self.tx.always() {
+            self.tx = AsTransaction::Always;
+        }
+        self
+    }
+
+    /// Like [`idempotent`](Delete::idempotent), with your own client request token (at most
+    /// 36 characters), so your own retry of the same delete within 10 minutes is applied
+    /// once.
+    pub fn client_request_token(mut self, token: impl Into<String>) -> Self {
+        self.tx = AsTransaction::Token(token.into());
+        self
     }
 
     /// Deletes only if the stored version is `version` ([`Error::VersionConflict`] otherwise).
@@ -120,7 +146,7 @@ impl<'a, M: Model> Delete<'a, M> {
     pub async fn to_request(&self) -> Result<DeleteItemInput, Error> {
         let scope = self.db.scope_for::<M>().await?;
         let rendered = self.render(&scope)?;
-        if !M::UNIQUES.is_empty() {
+        if self.tx.always() || !M::UNIQUES.is_empty() {
             return Err(transact::rendered_as_transaction::<M>());
         }
         self.fluent(rendered)
@@ -131,10 +157,16 @@ impl<'a, M: Model> Delete<'a, M> {
     }
 
     /// Sends the delete and returns the item as it was stored.
+    ///
+    /// A delete whose answer was lost cannot give the item back, so a retry that then finds
+    /// the item gone (or at another version) reports [`Error::OutcomeUnknown`] around
+    /// [`Error::NotFound`] (or [`Error::VersionConflict`]): the item is gone either way, but
+    /// whether this call removed it is unknown. [`idempotent`](Delete::idempotent) deletes
+    /// report success instead.
     pub async fn send(self) -> Result<M, Error> {
         let scope = self.db.scope_for::<M>().await?;
         let rendered = self.render(&scope)?;
-        if !M::UNIQUES.is_empty() {
+        if self.tx.always() || !M::UNIQUES.is_empty() {
             return transact::single_delete(self, &scope).await;
         }
         let key = stored_key(&rendered.key)
@@ -144,11 +176,12 @@ impl<'a, M: Model> Delete<'a, M> {
         let expect = Expect::Present {
             version: self.version,
         };
-        match exec::send(self.db, "DeleteItem", M::SCHEMA.name, &scope, || {
+        let tracked = exec::send_tracked(self.db, "DeleteItem", M::SCHEMA.name, &scope, || {
             fluent.clone().send()
         })
-        .await
-        {
+        .await;
+        let unknown = tracked.outcome_unknown();
+        match tracked.result {
             Ok(out) => {
                 loader::record_write(self.db, &scope, &key, || Written::Deleted);
                 match non_empty(out.attributes) {
@@ -160,15 +193,38 @@ impl<'a, M: Model> Delete<'a, M> {
                     }),
                 }
             }
-            Err(err) => Err(match err.into_service_error() {
-                DeleteItemError::ConditionalCheckFailedException(e) => {
-                    condition_failed::<M>(expect, non_empty(e.item))
-                }
-                other => {
+            Err(err) => {
+                let err = match err.into_service_error() {
+                    DeleteItemError::ConditionalCheckFailedException(e) => match settle_condition(
+                        "DeleteItem",
+                        M::SCHEMA,
+                        expect,
+                        non_empty(e.item),
+                        // Nothing recognisable: a delete leaves no item to compare.
+                        &Effect::default(),
+                        tracked.ambiguous_before,
+                    ) {
+                        Settled::Failed(err) => err,
+                        Settled::Applied(_) => Error::outcome_unknown(
+                            "DeleteItem",
+                            M::SCHEMA.name,
+                            Error::NotFound {
+                                model: M::SCHEMA.name,
+                            },
+                        ),
+                    },
+                    other => settle_other(
+                        "DeleteItem",
+                        M::SCHEMA,
+                        Error::dynamo("DeleteItem", other),
+                        unknown,
+                    ),
+                };
+                if err.is_outcome_unknown() || !err.is_conditional_check_failed() {
                     loader::record_write(self.db, &scope, &key, || Written::Unknown);
-                    Error::dynamo("DeleteItem", other)
                 }
-            }),
+                Err(err)
+            }
         }
     }
 }

@@ -24,7 +24,9 @@ use aws_sdk_dynamodb::types::{
 };
 use chrono::Utc;
 
-use super::common::{check_item_size, condition_failed, non_empty, stored_key, Expect};
+use super::common::{
+    check_item_size, non_empty, settle_condition, settle_other, stored_key, Effect, Expect, Settled,
+};
 use crate::codec;
 use crate::db::Db;
 use crate::error::{Error, Item};
@@ -51,6 +53,35 @@ pub struct Put<'a, M: Model> {
     pub(crate) item: M,
     pub(crate) mode: Mode,
     pub(crate) condition: Option<Condition<M>>,
+    pub(crate) tx: AsTransaction,
+}
+
+/// Whether a single write goes as a one-item TransactWriteItems, and with whose client
+/// request token.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub(crate) enum AsTransaction {
+    /// Only when it must (unique constraints).
+    #[default]
+    WhenNeeded,
+    /// Always, with dynabao's tokens.
+    Always,
+    /// Always, with the caller's token.
+    Token(String),
+}
+
+impl AsTransaction {
+    /// Whether the write goes as a transaction.
+    pub(crate) fn always(&self) -> bool {
+        *self != AsTransaction::WhenNeeded
+    }
+
+    /// The caller's token, if any.
+    pub(crate) fn token(&self) -> Option<&str> {
+        match self {
+            AsTransaction::Token(t) => Some(t),
+            _ => None,
+        }
+    }
 }
 
 impl<'a, M: Model> Put<'a, M> {
@@ -61,6 +92,7 @@ impl<'a, M: Model> Put<'a, M> {
             item,
             mode: Mode::Create,
             condition: None,
+            tx: AsTransaction::WhenNeeded,
         }
     }
 
@@ -71,6 +103,7 @@ impl<'a, M: Model> Put<'a, M> {
             item,
             mode: Mode::Upsert,
             condition: None,
+            tx: AsTransaction::WhenNeeded,
         }
     }
 
@@ -81,6 +114,7 @@ impl<'a, M: Model> Put<'a, M> {
             item,
             mode: Mode::Replace,
             condition: None,
+            tx: AsTransaction::WhenNeeded,
         }
     }
 
@@ -91,6 +125,31 @@ impl<'a, M: Model> Put<'a, M> {
             Some(c) => c.and(condition),
             None => condition,
         });
+        self
+    }
+
+    /// Sends the write as a one-item TransactWriteItems with a client request token, so that a
+    /// retry after a lost answer is never applied twice: DynamoDB answers a repeated token
+    /// with the first call's success. Costs twice the write units of a PutItem (an item of a
+    /// model with unique constraints goes as a transaction anyway).
+    ///
+    /// Without it a `create` or `replace` is still safe to retry: a retry that meets the
+    /// write's own effect reports success, and one that cannot tell reports
+    /// [`Error::OutcomeUnknown`]. A plain `put` is idempotent in itself (it writes the same
+    /// item again). See [`retry`](crate::retry#what-a-retry-can-do).
+    pub fn idempotent(mut self) -> Self {
+        if !self.tx.always() {
+            self.tx = AsTransaction::Always;
+        }
+        self
+    }
+
+    /// Like [`idempotent`](Put::idempotent), with your own client request token (at most 36
+    /// characters), so that your own retry of the same write within 10 minutes (after a crash,
+    /// a redelivered message) is applied once. DynamoDB refuses the same token with a
+    /// different request.
+    pub fn client_request_token(mut self, token: impl Into<String>) -> Self {
+        self.tx = AsTransaction::Token(token.into());
         self
     }
 
@@ -107,7 +166,7 @@ impl<'a, M: Model> Put<'a, M> {
         let scope = self.db.scope_for::<M>().await?;
         let mut item = self.item.clone();
         let expect = prepare(self.mode, &mut item);
-        if needs_transaction(self.mode, &item)? {
+        if self.tx.always() || needs_transaction(self.mode, &item)? {
             return Err(transact::rendered_as_transaction::<M>());
         }
         let rendered = render(expect, self.condition.as_ref(), &scope, &item)?;
@@ -119,12 +178,25 @@ impl<'a, M: Model> Put<'a, M> {
     }
 
     /// Sends the write and returns the value as stored.
+    ///
+    /// After an attempt whose answer was lost, a retry that meets a failed condition compares
+    /// the stored item DynamoDB returns with the item this write sends: the same item is this
+    /// write's own success (`Ok`); anything else is [`Error::OutcomeUnknown`] around the error
+    /// the condition gives. An error after such an attempt is `OutcomeUnknown` too.
     pub async fn send(self) -> Result<M, Error> {
         let scope = self.db.scope_for::<M>().await?;
         let mut item = self.item;
         let expect = prepare(self.mode, &mut item);
-        if needs_transaction(self.mode, &item)? {
-            return transact::single_put(self.db, self.mode, expect, self.condition, item).await;
+        if self.tx.always() || needs_transaction(self.mode, &item)? {
+            return transact::single_put(
+                self.db,
+                self.mode,
+                expect,
+                self.condition,
+                item,
+                self.tx.token(),
+            )
+            .await;
         }
         let rendered = render(expect, self.condition.as_ref(), &scope, &item)?;
         check_item_size(M::SCHEMA.name, &rendered.stored)?;
@@ -134,34 +206,56 @@ impl<'a, M: Model> Put<'a, M> {
                 model: M::SCHEMA.name,
                 reason: "the encoded item has no key".into(),
             })?;
+        let effect = Effect {
+            item: Some(rendered.stored.clone()),
+            ..Effect::default()
+        };
         let fluent = fluent(self.db, rendered);
-        let result = exec::send(self.db, "PutItem", M::SCHEMA.name, &scope, || {
+        let tracked = exec::send_tracked(self.db, "PutItem", M::SCHEMA.name, &scope, || {
             fluent.clone().send()
         })
         .await;
-        match result {
-            Ok(_) => {
-                loader::record_write(self.db, &scope, &key, || {
-                    Written::Item(fluent.as_input().get_item().clone().unwrap_or_default())
-                });
-                // A TTL is stored in whole seconds; hand back what a read will return.
-                match M::SCHEMA
-                    .ttl
-                    .and_then(|_| fluent.as_input().get_item().clone())
-                {
-                    Some(stored) => codec::decode_unchecked(stored),
-                    None => Ok(item),
-                }
-            }
-            Err(err) => Err(match err.into_service_error() {
-                PutItemError::ConditionalCheckFailedException(e) => {
-                    condition_failed::<M>(expect, non_empty(e.item))
-                }
+        let unknown = tracked.outcome_unknown();
+        match tracked.result {
+            Ok(_) => {}
+            Err(err) => match err.into_service_error() {
+                PutItemError::ConditionalCheckFailedException(e) => match settle_condition(
+                    "PutItem",
+                    M::SCHEMA,
+                    expect,
+                    non_empty(e.item),
+                    &effect,
+                    tracked.ambiguous_before,
+                ) {
+                    Settled::Applied(_) => {}
+                    Settled::Failed(err) => {
+                        if err.is_outcome_unknown() {
+                            loader::record_write(self.db, &scope, &key, || Written::Unknown);
+                        }
+                        return Err(err);
+                    }
+                },
                 other => {
                     loader::record_write(self.db, &scope, &key, || Written::Unknown);
-                    Error::dynamo("PutItem", other)
+                    return Err(settle_other(
+                        "PutItem",
+                        M::SCHEMA,
+                        Error::dynamo("PutItem", other),
+                        unknown,
+                    ));
                 }
-            }),
+            },
+        }
+        loader::record_write(self.db, &scope, &key, || {
+            Written::Item(fluent.as_input().get_item().clone().unwrap_or_default())
+        });
+        // A TTL is stored in whole seconds; hand back what a read will return.
+        match M::SCHEMA
+            .ttl
+            .and_then(|_| fluent.as_input().get_item().clone())
+        {
+            Some(stored) => codec::decode_unchecked(stored),
+            None => Ok(item),
         }
     }
 }

@@ -25,7 +25,11 @@ use aws_sdk_dynamodb::types::{
 use chrono::Utc;
 use serde::Serialize;
 
-use super::common::{condition_failed, non_empty, stored_key, Expect};
+use super::common::{
+    non_empty, settle_condition, settle_other, stored_key, Effect, Expect, Settled,
+    IDEMPOTENCY_ATTR,
+};
+use super::put::AsTransaction;
 use crate::codec;
 use crate::db::Db;
 use crate::error::{Error, Item};
@@ -64,6 +68,8 @@ pub struct Update<'a, M: Model> {
     changes: Vec<(&'static FieldSchema, Change)>,
     pub(crate) version: Option<u64>,
     condition: Option<Condition<M>>,
+    idempotency_key: Option<String>,
+    pub(crate) tx: AsTransaction,
 }
 
 /// An update's parts, before they become a request or a transaction item.
@@ -76,6 +82,8 @@ pub(crate) struct Rendered {
     pub(crate) conditions: Vec<String>,
     /// The placeholders of both expressions.
     pub(crate) p: Placeholders,
+    /// What the update leaves stored, to recognise it after a lost answer.
+    pub(crate) effect: Effect,
 }
 
 impl<'a, M: Model> Update<'a, M> {
@@ -87,6 +95,8 @@ impl<'a, M: Model> Update<'a, M> {
             changes: Vec::new(),
             version: None,
             condition: None,
+            idempotency_key: None,
+            tx: AsTransaction::WhenNeeded,
         }
     }
 
@@ -152,8 +162,47 @@ impl<'a, M: Model> Update<'a, M> {
     }
 
     /// Updates only if the stored version is `version`.
+    ///
+    /// A retry after a lost answer that meets a stored version of `version + 1` holding this
+    /// update's values reports success; see [`send`](Update::send).
     pub fn if_version(mut self, version: u64) -> Self {
         self.version = Some(version);
+        self
+    }
+
+    /// Records `key` on the item with the update (in the `_idem` attribute), under the
+    /// condition that the item does not hold it already: an update sent again with the same
+    /// key, by dynabao's retry after a lost answer or by your own retry, finds its key and
+    /// reports success (with the item as stored) instead of applying again. This is what makes
+    /// a counter's [`add`](Update::add) or an update without [`if_version`](Update::if_version)
+    /// (which bumps the version) safe to retry. Use a fresh key per logical change, such as a
+    /// ULID or the id of the message that asked for it.
+    ///
+    /// The item keeps only the latest key: a retry whose key another keyed update replaced in
+    /// between is applied again. Puts and replaces drop the attribute, as they write the whole
+    /// item. Costs one small attribute on the item; no extra request.
+    pub fn idempotency_key(mut self, key: impl Into<String>) -> Self {
+        self.idempotency_key = Some(key.into());
+        self
+    }
+
+    /// Sends the update as a one-item TransactWriteItems with a client request token, so a
+    /// retry after a lost answer is never applied twice (DynamoDB answers a repeated token with
+    /// the first call's success), then reads the item back (a transaction returns no values):
+    /// twice the write units, plus a consistent read. [`idempotency_key`](Update::idempotency_key)
+    /// is the cheaper way for counters.
+    pub fn idempotent(mut self) -> Self {
+        if !self.tx.always() {
+            self.tx = AsTransaction::Always;
+        }
+        self
+    }
+
+    /// Like [`idempotent`](Update::idempotent), with your own client request token (at most
+    /// 36 characters), so your own retry of the same update within 10 minutes is applied
+    /// once.
+    pub fn client_request_token(mut self, token: impl Into<String>) -> Self {
+        self.tx = AsTransaction::Token(token.into());
         self
     }
 
@@ -218,6 +267,7 @@ impl<'a, M: Model> Update<'a, M> {
         let mut new_values: HashMap<&'static str, Option<AttributeValue>> = HashMap::new();
         let mut added: HashSet<&'static str> = HashSet::new();
         let mut seen: HashSet<&'static str> = HashSet::new();
+        let mut effect = Effect::default();
 
         for (field, change) in &self.changes {
             if !seen.insert(field.attr) {
@@ -247,15 +297,21 @@ impl<'a, M: Model> Update<'a, M> {
                     if is_empty_set(&v) {
                         // DynamoDB stores no empty sets: an empty set is an absent attribute.
                         new_values.insert(field.attr, None);
+                        effect.attrs.push((field.attr.to_owned(), None));
                         removes.push(name);
                         continue;
                     }
                     new_values.insert(field.attr, Some(v.clone()));
                     let stored = codec::field_to_stored::<M>(field.attr, v)?;
+                    effect.attrs.push((
+                        field.attr.to_owned(),
+                        (!matches!(stored, AttributeValue::Null(true))).then(|| stored.clone()),
+                    ));
                     sets.push(format!("{name} = {}", p.value(stored)));
                 }
                 Change::Remove => {
                     new_values.insert(field.attr, None);
+                    effect.attrs.push((field.attr.to_owned(), None));
                     removes.push(p.name(field.attr));
                 }
                 Change::Add(v) => {
@@ -269,6 +325,7 @@ impl<'a, M: Model> Update<'a, M> {
                         )));
                     }
                     added.insert(field.attr);
+                    effect.relative = true;
                     let name = p.name(field.attr);
                     adds.push(format!("{name} {}", p.value(v)));
                 }
@@ -286,6 +343,7 @@ impl<'a, M: Model> Update<'a, M> {
                         )));
                     }
                     added.insert(field.attr);
+                    effect.relative = true;
                     if is_empty_set(&v) {
                         // Adding or removing nothing: no clause (DynamoDB rejects empty sets).
                         continue;
@@ -305,13 +363,18 @@ impl<'a, M: Model> Update<'a, M> {
 
         if let Some(updated) = schema.updated_at {
             if !seen.contains(updated.attr) {
-                let now = serde_dynamo::to_attribute_value(Utc::now()).map_err(|source| {
-                    Error::Encode {
-                        model: schema.name,
-                        source,
-                    }
-                })?;
+                let now: AttributeValue =
+                    serde_dynamo::to_attribute_value(Utc::now()).map_err(|source| {
+                        Error::Encode {
+                            model: schema.name,
+                            source,
+                        }
+                    })?;
                 let name = p.name(updated.attr);
+                effect
+                    .attrs
+                    .push((updated.attr.to_owned(), Some(now.clone())));
+                effect.distinctive = true;
                 sets.push(format!("{name} = {}", p.value(now)));
             }
         }
@@ -345,11 +408,27 @@ impl<'a, M: Model> Update<'a, M> {
                 match value {
                     Some(v) => {
                         let stored = AttributeValue::S(scope.key(schema.prefix, &v));
+                        effect.attrs.push((attr.to_owned(), Some(stored.clone())));
                         sets.push(format!("{name} = {}", p.value(stored)));
                     }
-                    None => removes.push(name),
+                    None => {
+                        effect.attrs.push((attr.to_owned(), None));
+                        removes.push(name)
+                    }
                 }
             }
+        }
+
+        if let Some(k) = &self.idempotency_key {
+            if k.is_empty() {
+                return Err(Self::invalid("the idempotency key is empty"));
+            }
+            let name = p.name(IDEMPOTENCY_ATTR);
+            sets.push(format!(
+                "{name} = {}",
+                p.value(AttributeValue::S(k.clone()))
+            ));
+            effect.key = Some(k.clone());
         }
 
         let mut expression = String::new();
@@ -384,6 +463,18 @@ impl<'a, M: Model> Update<'a, M> {
                 "{name} = {}",
                 p.value(AttributeValue::N(v.to_string()))
             ));
+            effect.attrs.push((
+                field.attr.to_owned(),
+                Some(AttributeValue::N(v.saturating_add(1).to_string())),
+            ));
+            effect.distinctive = true;
+        }
+        if let Some(k) = &self.idempotency_key {
+            let name = p.name(IDEMPOTENCY_ATTR);
+            let value = p.value(AttributeValue::S(k.clone()));
+            conditions.push(format!(
+                "(attribute_not_exists({name}) OR {name} <> {value})"
+            ));
         }
         if let Some(c) = &self.condition {
             conditions.push(c.render(&mut p)?);
@@ -393,6 +484,7 @@ impl<'a, M: Model> Update<'a, M> {
             expression,
             conditions,
             p,
+            effect,
         })
     }
 
@@ -402,6 +494,7 @@ impl<'a, M: Model> Update<'a, M> {
             expression,
             conditions,
             p,
+            effect: _,
         } = rendered;
         let (names, values) = p.into_maps();
         self.db
@@ -426,7 +519,7 @@ impl<'a, M: Model> Update<'a, M> {
     pub async fn to_request(&self) -> Result<UpdateItemInput, Error> {
         let scope = self.db.scope_for::<M>().await?;
         let rendered = self.render(&scope)?;
-        if !self.unique_changes()?.is_empty() {
+        if self.tx.always() || !self.unique_changes()?.is_empty() {
             return Err(transact::rendered_as_transaction::<M>());
         }
         self.fluent(rendered)
@@ -437,43 +530,72 @@ impl<'a, M: Model> Update<'a, M> {
     }
 
     /// Sends the update and returns the item as stored afterwards.
+    ///
+    /// After an attempt whose answer was lost, a retry that meets a failed condition compares
+    /// the stored item with what this update leaves: its idempotency key, or every value it
+    /// sets (the fresh `updated_at` among them) and, with `if_version`, the bumped version.
+    /// A match is this update's own success (`Ok` with the stored item); anything else is
+    /// [`Error::OutcomeUnknown`]. A counter change without an idempotency key, an `if_version`
+    /// or an `updated_at` field cannot be recognised, and is applied again by a retry when the
+    /// lost attempt was applied; see [`retry`](crate::retry#what-a-retry-can-do).
     pub async fn send(self) -> Result<M, Error> {
         let scope = self.db.scope_for::<M>().await?;
         let rendered = self.render(&scope)?;
-        if !self.unique_changes()?.is_empty() {
+        if self.tx.always() || !self.unique_changes()?.is_empty() {
             return transact::single_update(self, &scope).await;
         }
         let key = stored_key(&rendered.key)
             .map(|(pk, sk)| (pk.to_owned(), sk.to_owned()))
             .unwrap_or_default();
+        let effect = rendered.effect.clone();
         let fluent = self.fluent(rendered);
         let expect = Expect::Present {
             version: self.version,
         };
-        match exec::send(self.db, "UpdateItem", M::SCHEMA.name, &scope, || {
+        let tracked = exec::send_tracked(self.db, "UpdateItem", M::SCHEMA.name, &scope, || {
             fluent.clone().send()
         })
-        .await
-        {
-            Ok(out) => match non_empty(out.attributes) {
-                Some(item) => {
-                    let decoded = codec::decode_checked(&scope, item.clone());
-                    loader::record_write(self.db, &scope, &key, || Written::Item(item));
-                    decoded
-                }
-                None => Err(Error::MalformedItem {
-                    model: M::SCHEMA.name,
-                    reason: "UpdateItem returned no attributes".into(),
-                }),
-            },
-            Err(err) => Err(match err.into_service_error() {
-                UpdateItemError::ConditionalCheckFailedException(e) => {
-                    condition_failed::<M>(expect, non_empty(e.item))
-                }
+        .await;
+        let unknown = tracked.outcome_unknown();
+        let stored = match tracked.result {
+            Ok(out) => non_empty(out.attributes),
+            Err(err) => match err.into_service_error() {
+                UpdateItemError::ConditionalCheckFailedException(e) => match settle_condition(
+                    "UpdateItem",
+                    M::SCHEMA,
+                    expect,
+                    non_empty(e.item),
+                    &effect,
+                    tracked.ambiguous_before,
+                ) {
+                    Settled::Applied(stored) => stored,
+                    Settled::Failed(err) => {
+                        if err.is_outcome_unknown() {
+                            loader::record_write(self.db, &scope, &key, || Written::Unknown);
+                        }
+                        return Err(err);
+                    }
+                },
                 other => {
                     loader::record_write(self.db, &scope, &key, || Written::Unknown);
-                    Error::dynamo("UpdateItem", other)
+                    return Err(settle_other(
+                        "UpdateItem",
+                        M::SCHEMA,
+                        Error::dynamo("UpdateItem", other),
+                        unknown,
+                    ));
                 }
+            },
+        };
+        match stored {
+            Some(item) => {
+                let decoded = codec::decode_checked(&scope, item.clone());
+                loader::record_write(self.db, &scope, &key, || Written::Item(item));
+                decoded
+            }
+            None => Err(Error::MalformedItem {
+                model: M::SCHEMA.name,
+                reason: "UpdateItem returned no attributes".into(),
             }),
         }
     }

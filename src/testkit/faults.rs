@@ -70,6 +70,8 @@ struct Plan {
     throttle_only: Option<String>,
     unprocessed: usize,
     unprocessed_always: bool,
+    unprocessed_rate: f64,
+    rng: u64,
 }
 
 /// What was injected into one operation, kept in its config bag between the hooks.
@@ -119,6 +121,14 @@ impl FaultInjector {
         plan.unprocessed_always = false;
     }
 
+    /// From now on each batch request holds back every other item with probability `rate`,
+    /// drawn from a generator seeded with `seed`.
+    pub fn unprocessed_at_rate(&self, rate: f64, seed: u64) {
+        let mut plan = self.plan();
+        plan.unprocessed_rate = rate.clamp(0.0, 1.0);
+        plan.rng = seed | 1;
+    }
+
     /// Every batch request from now on holds back every other item.
     pub fn unprocessed_always(&self) {
         self.plan().unprocessed_always = true;
@@ -162,10 +172,19 @@ impl FaultInjector {
             plan.throttle -= 1;
             return Some(Decision::Throttle);
         }
+        let by_rate = plan.unprocessed_rate > 0.0 && {
+            let mut x = plan.rng;
+            x ^= x >> 12;
+            x ^= x << 25;
+            x ^= x >> 27;
+            plan.rng = x;
+            let roll = (x.wrapping_mul(0x2545_f491_4f6c_dd1d) >> 11) as f64 / (1u64 << 53) as f64;
+            roll < plan.unprocessed_rate
+        };
         if matches!(op, "BatchGetItem" | "BatchWriteItem")
-            && (plan.unprocessed_always || plan.unprocessed > 0)
+            && (plan.unprocessed_always || plan.unprocessed > 0 || by_rate)
         {
-            if !plan.unprocessed_always {
+            if !plan.unprocessed_always && !by_rate {
                 plan.unprocessed -= 1;
             }
             return Some(Decision::HoldBack);

@@ -4,7 +4,9 @@ use crate::db::{Db, Tenancy};
 use crate::error::Error;
 use crate::tenant::TenantId;
 
-use super::{sdk_client, sdk_client_with, sdk_config, unique_name, FaultInjector, RequestCounter};
+use super::{
+    sdk_client, sdk_client_with, sdk_config, unique_name, FaultInjector, HttpFaults, RequestCounter,
+};
 
 /// A [`Db`] on a new, empty, active table of its own (tenancy on). Tables are cheap on a local
 /// engine; a test that owns its table can scan it raw without seeing other tests' items.
@@ -40,6 +42,24 @@ pub async fn fresh_db_with_faults(
         .await?
         .retry_config(aws_sdk_dynamodb::config::retry::RetryConfig::disabled());
     let client = aws_sdk_dynamodb::Client::from_conf(counter.attach(faults.attach(config)).build());
+    let db = Db::new(client, unique_name("t-"), Tenancy::On);
+    db.create_table().await?;
+    Ok(db)
+}
+
+/// Like [`fresh_db_with_faults`], with `http` also injecting faults at the HTTP layer (lost
+/// answers, 500s, hung requests, latency; see [`HttpFaults`]). The table is created before
+/// any fault can hit it.
+pub async fn fresh_db_with_http_faults(
+    http: &HttpFaults,
+    faults: &FaultInjector,
+    counter: &RequestCounter,
+) -> Result<Db, Error> {
+    let config = sdk_config()
+        .await?
+        .retry_config(aws_sdk_dynamodb::config::retry::RetryConfig::disabled());
+    let config = http.attach(counter.attach(faults.attach(config)));
+    let client = aws_sdk_dynamodb::Client::from_conf(config.build());
     let db = Db::new(client, unique_name("t-"), Tenancy::On);
     db.create_table().await?;
     Ok(db)

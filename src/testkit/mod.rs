@@ -34,6 +34,7 @@ mod counter;
 mod engine;
 mod faults;
 mod fixtures;
+mod http_faults;
 #[cfg(test)]
 mod tests;
 
@@ -45,7 +46,11 @@ use crate::Error;
 
 pub use counter::RequestCounter;
 pub use faults::{FaultInjector, THROTTLING_CODE};
-pub use fixtures::{fresh_db, fresh_db_counted, fresh_db_with, fresh_db_with_faults, fresh_tenant};
+pub use fixtures::{
+    fresh_db, fresh_db_counted, fresh_db_with, fresh_db_with_faults, fresh_db_with_http_faults,
+    fresh_tenant,
+};
+pub use http_faults::{ClosingServer, HttpFault, HttpFaults};
 
 /// The environment variable that points the testkit at an existing DynamoDB.
 const ENDPOINT_VAR: &str = "DYNAMODB_ENDPOINT";

@@ -297,11 +297,12 @@ pub(crate) async fn run(
             .client_request_token(token)
             .return_consumed_capacity(ReturnConsumedCapacity::Total);
         let span_scope = scopes.first().cloned().unwrap_or(KeyScope::Global);
-        let result = exec::send(db, "TransactWriteItems", model, &span_scope, || {
+        let tracked = exec::send_tracked(db, "TransactWriteItems", model, &span_scope, || {
             fluent.clone().send()
         })
         .await;
-        match result {
+        let unknown = tracked.outcome_unknown();
+        match tracked.result {
             Ok(_) => {
                 for (r, scope) in rendered.ops.into_iter().zip(&scopes) {
                     if let Some(w) = r.written {
@@ -311,6 +312,9 @@ pub(crate) async fn run(
                 return Ok(reads);
             }
             Err(err) => match err.into_service_error() {
+                // A cancellation is definite even after an attempt whose answer was lost: the
+                // retry carried the same client request token, and DynamoDB answers a token it
+                // already applied with success, not with a cancellation.
                 TransactWriteItemsError::TransactionCanceledException(e) => {
                     let raw = e.cancellation_reasons.unwrap_or_default();
                     let reasons = reasons(&rendered, &schemas, raw);
@@ -351,13 +355,18 @@ pub(crate) async fn run(
                     });
                 }
                 other => {
-                    // The outcome is unknown (the transaction may have been applied).
+                    // The cache cannot know what is stored now.
                     for (i, r) in rendered.ops.iter().enumerate() {
                         if let Some(scope) = scopes.get(i) {
                             loader::record_write(db, scope, &r.key, || Written::Unknown);
                         }
                     }
-                    return Err(Failure::Other(Error::dynamo("TransactWriteItems", other)));
+                    let err = Error::dynamo("TransactWriteItems", other);
+                    return Err(Failure::Other(if unknown {
+                        Error::outcome_unknown("TransactWriteItems", model, err)
+                    } else {
+                        err
+                    }));
                 }
             },
         }

@@ -340,6 +340,7 @@ pub(crate) async fn single_put<M: Model>(
     expect: crate::ops::common::Expect,
     condition: Option<Condition<M>>,
     item: M,
+    token: Option<&str>,
 ) -> Result<M, Error> {
     let op = PutOp {
         db,
@@ -348,7 +349,7 @@ pub(crate) async fn single_put<M: Model>(
         expect,
         condition,
     };
-    match engine::run(db, &[&op as &dyn WriteOp], None).await {
+    match engine::run(db, &[&op as &dyn WriteOp], token).await {
         Ok(_) => Ok(op.item),
         Err(f) => Err(single_error(M::SCHEMA, f)),
     }
@@ -361,8 +362,9 @@ pub(crate) async fn single_update<M: Model>(
 ) -> Result<M, Error> {
     let db = update.db;
     let key = update.key.clone()?;
+    let token = update.tx.token().map(str::to_owned);
     let op = UpdateOp(update);
-    if let Err(f) = engine::run(db, &[&op as &dyn WriteOp], None).await {
+    if let Err(f) = engine::run(db, &[&op as &dyn WriteOp], token.as_deref()).await {
         return Err(single_error(M::SCHEMA, f));
     }
     // A transaction returns nothing: read the item as stored now.
@@ -375,8 +377,9 @@ pub(crate) async fn single_delete<M: Model>(
     scope: &KeyScope,
 ) -> Result<M, Error> {
     let db = delete.db;
+    let token = delete.tx.token().map(str::to_owned);
     let op = DeleteOp(delete);
-    match engine::run(db, &[&op as &dyn WriteOp], None).await {
+    match engine::run(db, &[&op as &dyn WriteOp], token.as_deref()).await {
         Ok(reads) => match reads.into_iter().next().flatten().flatten() {
             Some(item) => codec::decode_checked(scope, item),
             None => Err(Error::NotFound {

@@ -161,6 +161,7 @@ impl<'a, M: Model> WriteOp for UpdateOp<'a, M> {
             expression,
             mut conditions,
             mut p,
+            effect: _,
         } = self.0.render(scope)?;
         let key = owner_key(M::SCHEMA, &key_item)?;
         let changes = self.0.unique_changes()?;
@@ -230,7 +231,8 @@ impl<'a, M: Model> WriteOp for DeleteOp<'a, M> {
     }
 
     fn needs_read(&self) -> bool {
-        !M::UNIQUES.is_empty()
+        // An idempotent delete reads the item it returns.
+        !M::UNIQUES.is_empty() || self.0.tx.always()
     }
 
     fn render(&self, scope: &KeyScope, stored: Option<&Option<Item>>) -> Result<RenderedOp, Error> {

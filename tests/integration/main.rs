@@ -15,6 +15,7 @@ mod crud;
 #[cfg(feature = "http")]
 mod example_axum;
 mod example_jobs;
+mod faults;
 #[cfg(feature = "lambda")]
 mod lambda_events;
 mod layout;
