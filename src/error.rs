@@ -130,6 +130,29 @@ pub enum Error {
         source: serde_dynamo::Error,
     },
 
+    /// A model value serializes a top-level attribute whose name is reserved for dynabao
+    /// (every name beginning with `_`: `_pk`, `_sk`, `_gsiN_pk`, `_ttl`, `_owner_pk`, ...; see
+    /// [`is_reserved_attr`](crate::key::is_reserved_attr)), for example through a
+    /// `#[serde(flatten)]` map filled from a request body. Nothing was sent.
+    #[error("{model} cannot store attribute {attr:?}: names beginning with `_` are reserved for dynabao")]
+    ReservedAttribute {
+        /// The model.
+        model: &'static str,
+        /// The reserved name the value produced.
+        attr: String,
+    },
+
+    /// A model value serializes the same top-level attribute twice (a `#[serde(flatten)]` map
+    /// holding an entry named like a field, which would silently override the field: its
+    /// version, a timestamp, ...). Nothing was sent.
+    #[error("{model} serializes attribute {attr:?} twice")]
+    DuplicateAttribute {
+        /// The model.
+        model: &'static str,
+        /// The name produced twice.
+        attr: String,
+    },
+
     /// A stored item could not be decoded into the model.
     #[error("cannot decode {model}: {source}")]
     Decode {
@@ -272,6 +295,8 @@ impl Error {
             Error::ConditionFailed { .. } => "condition_failed",
             Error::InvalidRequest { .. } => "invalid_request",
             Error::UnknownIndex { .. } => "unknown_index",
+            Error::ReservedAttribute { .. } => "reserved_attribute",
+            Error::DuplicateAttribute { .. } => "duplicate_attribute",
             Error::Encode { .. } => "encode_failed",
             Error::Decode { .. } => "decode_failed",
             Error::MalformedItem { .. } => "malformed_item",

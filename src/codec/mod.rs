@@ -3,6 +3,20 @@
 //! Key attributes are not part of the model: they are added after encoding (by the key builder)
 //! and stripped before decoding. The TTL field is stored under the table's TTL attribute as epoch
 //! seconds, whatever its Rust type.
+//!
+//! # What a model may store
+//!
+//! Every top-level attribute name that begins with `_` is reserved for dynabao
+//! ([`is_reserved_attr`](crate::key::is_reserved_attr)). A value whose serialization names one,
+//! from a field, a rename, a `#[serde(flatten)]` map or a hand-written `Serialize`, is refused
+//! with [`Error::ReservedAttribute`] before anything is sent; a value that produces one name
+//! twice (a flattened map entry named like a field) is [`Error::DuplicateAttribute`]. So key
+//! attributes, index keys and `_ttl` are only ever what the key builder and the codec computed:
+//! an index key half whose fields are absent is left out of a whole-item write, never taken from
+//! the value. On the way back, reserved attributes are removed before serde sees the item, so a
+//! flattened map never receives `_pk` and the like.
+
+mod fields;
 
 use aws_sdk_dynamodb::types::AttributeValue;
 use chrono::{DateTime, Utc};
@@ -16,9 +30,11 @@ pub const TTL_ATTR: &str = "_ttl";
 
 /// Encodes a model value into its stored fields (no key attributes).
 pub(crate) fn encode<M: Model>(value: &M) -> Result<Item, Error> {
-    let mut item: Item = serde_dynamo::to_item(value).map_err(|source| Error::Encode {
-        model: M::SCHEMA.name,
-        source,
+    let model = M::SCHEMA.name;
+    let mut item: Item = fields::to_item(value).map_err(|refused| match refused {
+        fields::Refused::Reserved(attr) => Error::ReservedAttribute { model, attr },
+        fields::Refused::Duplicate(attr) => Error::DuplicateAttribute { model, attr },
+        fields::Refused::Value(source) => Error::Encode { model, source },
     })?;
     // DynamoDB stores no empty sets; an absent attribute reads back as an empty one.
     item.retain(|_, v| !crate::set::is_empty_set(v));
@@ -88,11 +104,10 @@ pub(crate) fn decode_unchecked<M: Model>(item: Item) -> Result<M, Error> {
 pub(crate) fn decode_projection<M: Model, P: serde::de::DeserializeOwned>(
     mut item: Item,
 ) -> Result<P, Error> {
-    item.retain(|name, _| !key::is_key_attr(name));
-    if let Some(ttl) = M::SCHEMA.ttl {
-        if let Some(v) = item.remove(ttl.attr) {
-            item.insert(ttl.serialized.to_owned(), ttl_from_stored::<M>(v)?);
-        }
+    let ttl = M::SCHEMA.ttl.and_then(|ttl| item.remove(ttl.attr).map(|v| (ttl, v)));
+    item.retain(|name, _| !key::is_reserved_attr(name));
+    if let Some((ttl, v)) = ttl {
+        item.insert(ttl.serialized.to_owned(), ttl_from_stored::<M>(v)?);
     }
     serde_dynamo::from_item(item).map_err(|source| Error::Decode {
         model: M::SCHEMA.name,
@@ -103,10 +118,38 @@ pub(crate) fn decode_projection<M: Model, P: serde::de::DeserializeOwned>(
 /// Encodes a model value with every key attribute, ready for PutItem.
 pub(crate) fn encode_with_keys<M: Model>(scope: &KeyScope, value: &M) -> Result<Item, Error> {
     let mut item = encode(value)?;
-    for (attr, v) in key::item_keys::<M>(scope, &item)? {
-        if let Some(v) = v {
-            item.insert(attr.to_owned(), AttributeValue::S(v));
+    let keys = key::item_keys::<M>(scope, &item)?;
+    set_keys(&mut item, keys);
+    Ok(item)
+}
+
+/// Writes the key attributes computed by [`key::item_keys`] into an encoded item: each half that
+/// has a value is set, each absent half is removed (never left as the value supplied it).
+pub(crate) fn set_keys(item: &mut Item, keys: Vec<(&'static str, Option<String>)>) {
+    for (attr, v) in keys {
+        match v {
+            Some(v) => {
+                item.insert(attr.to_owned(), AttributeValue::S(v));
+            }
+            None => {
+                item.remove(attr);
+            }
         }
     }
-    Ok(item)
+}
+
+/// A copy of an encoding error, for an error kept until a batch is sent: the typed refusals stay
+/// typed, anything else becomes [`Error::InvalidRequest`].
+pub(crate) fn encode_error_again(model: &'static str, e: &Error) -> Error {
+    match e {
+        Error::ReservedAttribute { model, attr } => Error::ReservedAttribute {
+            model,
+            attr: attr.clone(),
+        },
+        Error::DuplicateAttribute { model, attr } => Error::DuplicateAttribute {
+            model,
+            attr: attr.clone(),
+        },
+        other => Error::invalid_request(model, format!("cannot encode the item: {other}")),
+    }
 }
