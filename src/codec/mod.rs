@@ -89,19 +89,55 @@ fn ttl_from_stored<M: Model>(value: AttributeValue) -> Result<AttributeValue, Er
     }
 }
 
-/// Decodes a stored item after checking it belongs to `scope` (invariant 5).
+/// Decodes a stored item after checking it belongs to `scope` and model `M` (invariant 5).
+/// Every decode of a stored item goes through here or [`decode_projection_checked`].
 pub(crate) fn decode_checked<M: Model>(scope: &KeyScope, item: Item) -> Result<M, Error> {
+    decode_projection_checked::<M, M>(scope, item)
+}
+
+/// Decodes a stored item of model `M` into a projection type `P`, after the same check as
+/// [`decode_checked`].
+pub(crate) fn decode_projection_checked<M: Model, P: serde::de::DeserializeOwned>(
+    scope: &KeyScope,
+    item: Item,
+) -> Result<P, Error> {
     key::check_item_scope::<M>(scope, &item)?;
-    decode_unchecked(item)
+    decode_fields::<M, P>(item)
 }
 
-/// Decodes a stored item whose scope was already established.
-pub(crate) fn decode_unchecked<M: Model>(item: Item) -> Result<M, Error> {
-    decode_projection::<M, M>(item)
+/// Decodes the item a write that DynamoDB applied returned (the item as updated, or as it was
+/// before a delete). A failure to decode it does not undo the write, so it is reported as
+/// [`Error::WrittenNotDecoded`], which says the write happened and carries the decode failure
+/// (the same one a read of the item gives), never as an error that suggests the write failed.
+pub(crate) fn decode_written<M: Model>(
+    scope: &KeyScope,
+    operation: &'static str,
+    item: Item,
+) -> Result<M, Error> {
+    decode_checked(scope, item).map_err(|source| Error::WrittenNotDecoded {
+        model: M::SCHEMA.name,
+        operation,
+        source: Box::new(source),
+    })
 }
 
-/// Decodes a stored item of model `M` (scope already checked) into a projection type `P`.
-pub(crate) fn decode_projection<M: Model, P: serde::de::DeserializeOwned>(
+/// Decodes an item that a write's failed condition returned, for a caller that names the model
+/// to decode it as: only as the model the write was for (`None` for any other), and only after
+/// the same scope check as every read ([`decode_checked`]).
+pub(crate) fn decode_returned<M: Model>(
+    model: &str,
+    prefix: &str,
+    scope: &KeyScope,
+    item: &Item,
+) -> Option<Result<M, Error>> {
+    if M::SCHEMA.name != model || M::SCHEMA.prefix != prefix {
+        return None;
+    }
+    Some(decode_checked(scope, item.clone()))
+}
+
+/// The fields of a stored item of model `M`, whose scope the caller checked, decoded into `P`.
+fn decode_fields<M: Model, P: serde::de::DeserializeOwned>(
     mut item: Item,
 ) -> Result<P, Error> {
     let ttl = M::SCHEMA.ttl.and_then(|ttl| item.remove(ttl.attr).map(|v| (ttl, v)));

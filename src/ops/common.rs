@@ -3,8 +3,8 @@
 
 use aws_sdk_dynamodb::types::AttributeValue;
 
-use crate::error::{Error, Item};
-use crate::key::{PK_ATTR, SK_ATTR};
+use crate::error::{CurrentItem, Error, Item};
+use crate::key::{KeyScope, PK_ATTR, SK_ATTR};
 use crate::model::{Model, Schema};
 
 /// DynamoDB's item size limit: 400 KB.
@@ -23,16 +23,23 @@ pub(crate) enum Expect {
 
 /// Turns a ConditionalCheckFailed (with the stored item, which writes request with
 /// `ReturnValuesOnConditionCheckFailure::AllOld`) into the most specific error.
-pub(crate) fn condition_failed<M: Model>(expect: Expect, stored: Option<Item>) -> Error {
-    condition_failed_schema(M::SCHEMA, expect, stored)
-}
-
-/// [`condition_failed`] by schema.
-pub(crate) fn condition_failed_schema(
-    schema: &'static Schema,
+pub(crate) fn condition_failed<M: Model>(
+    scope: &KeyScope,
     expect: Expect,
     stored: Option<Item>,
 ) -> Error {
+    condition_failed_schema(M::SCHEMA, scope, expect, stored)
+}
+
+/// [`condition_failed`] by schema. `scope` is the write's: the stored item is only decoded
+/// after a check against it.
+pub(crate) fn condition_failed_schema(
+    schema: &'static Schema,
+    scope: &KeyScope,
+    expect: Expect,
+    stored: Option<Item>,
+) -> Error {
+    let current = |item: Item| Box::new(CurrentItem::new(schema, scope.clone(), item));
     let model = schema.name;
     match (expect, stored) {
         (Expect::Absent, Some(_)) => Error::AlreadyExists { model },
@@ -53,13 +60,13 @@ pub(crate) fn condition_failed_schema(
             } else {
                 Error::ConditionFailed {
                     model,
-                    current: Some(Box::new(item)),
+                    current: Some(current(item)),
                 }
             }
         }
         (_, stored) => Error::ConditionFailed {
             model,
-            current: stored.map(Box::new),
+            current: stored.map(current),
         },
     }
 }

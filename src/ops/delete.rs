@@ -152,7 +152,7 @@ impl<'a, M: Model> Delete<'a, M> {
             Ok(out) => {
                 loader::record_write(self.db, &scope, &key, || Written::Deleted);
                 match non_empty(out.attributes) {
-                    Some(item) => codec::decode_checked(&scope, item),
+                    Some(item) => codec::decode_written(&scope, "DeleteItem", item),
                     // The condition guarantees an item existed; no attributes means none was
                     // deleted.
                     None => Err(Error::NotFound {
@@ -162,7 +162,7 @@ impl<'a, M: Model> Delete<'a, M> {
             }
             Err(err) => Err(match err.into_service_error() {
                 DeleteItemError::ConditionalCheckFailedException(e) => {
-                    condition_failed::<M>(expect, non_empty(e.item))
+                    condition_failed::<M>(&scope, expect, non_empty(e.item))
                 }
                 other => {
                     loader::record_write(self.db, &scope, &key, || Written::Unknown);

@@ -149,13 +149,13 @@ impl<'a, M: Model> Put<'a, M> {
                     .ttl
                     .and_then(|_| fluent.as_input().get_item().clone())
                 {
-                    Some(stored) => codec::decode_unchecked(stored),
+                    Some(stored) => codec::decode_checked(&scope, stored),
                     None => Ok(item),
                 }
             }
             Err(err) => Err(match err.into_service_error() {
                 PutItemError::ConditionalCheckFailedException(e) => {
-                    condition_failed::<M>(expect, non_empty(e.item))
+                    condition_failed::<M>(&scope, expect, non_empty(e.item))
                 }
                 other => {
                     loader::record_write(self.db, &scope, &key, || Written::Unknown);

@@ -457,7 +457,7 @@ impl<'a, M: Model> Update<'a, M> {
         {
             Ok(out) => match non_empty(out.attributes) {
                 Some(item) => {
-                    let decoded = codec::decode_checked(&scope, item.clone());
+                    let decoded = codec::decode_written(&scope, "UpdateItem", item.clone());
                     loader::record_write(self.db, &scope, &key, || Written::Item(item));
                     decoded
                 }
@@ -468,7 +468,7 @@ impl<'a, M: Model> Update<'a, M> {
             },
             Err(err) => Err(match err.into_service_error() {
                 UpdateItemError::ConditionalCheckFailedException(e) => {
-                    condition_failed::<M>(expect, non_empty(e.item))
+                    condition_failed::<M>(&scope, expect, non_empty(e.item))
                 }
                 other => {
                     loader::record_write(self.db, &scope, &key, || Written::Unknown);
