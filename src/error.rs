@@ -170,6 +170,18 @@ pub enum Error {
         source: Box<Error>,
     },
 
+    /// Two or more models linked into the program use the same key prefix in one keyspace, so
+    /// they would read and overwrite each other's items (see
+    /// [`model::registry`](crate::model::registry)). Reported by [`Db::connect`](crate::Db::connect)
+    /// and [`Db::create_table`](crate::Db::create_table) before anything is sent.
+    #[error("models {} share the key prefix {prefix:?}: each would read and overwrite the others' items; give each model its own prefix", models.join(", "))]
+    DuplicatePrefix {
+        /// The shared prefix.
+        prefix: &'static str,
+        /// The models, as `module::Name`.
+        models: Vec<String>,
+    },
+
     /// A stored item could not be decoded into the model.
     #[error("cannot decode {model}: {source}")]
     Decode {
@@ -315,6 +327,7 @@ impl Error {
             Error::ReservedAttribute { .. } => "reserved_attribute",
             Error::DuplicateAttribute { .. } => "duplicate_attribute",
             Error::WrittenNotDecoded { .. } => "written_not_decoded",
+            Error::DuplicatePrefix { .. } => "duplicate_prefix",
             Error::Encode { .. } => "encode_failed",
             Error::Decode { .. } => "decode_failed",
             Error::MalformedItem { .. } => "malformed_item",

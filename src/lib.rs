@@ -119,6 +119,7 @@ pub struct ReadmeDoctests;
 pub mod __private {
     pub use aws_sdk_dynamodb::types::AttributeValue;
     pub use chrono::{DateTime, Utc};
+    pub use inventory;
     pub use serde_dynamo::from_attribute_value;
     pub use ulid::Ulid;
 }

@@ -189,3 +189,116 @@ pub(crate) fn encode_error_again(model: &'static str, e: &Error) -> Error {
         other => Error::invalid_request(model, format!("cannot encode the item: {other}")),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use serde::{Deserialize, Serialize};
+
+    use super::*;
+    use crate::error::CurrentItem;
+    use crate::tenant::TenantId;
+    use crate::Model;
+
+    #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Model)]
+    #[bao(prefix = "cx")]
+    struct Crate {
+        #[bao(pk)]
+        id: String,
+    }
+
+    #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Model)]
+    #[bao(prefix = "cy")]
+    struct Other {
+        #[bao(pk)]
+        id: String,
+    }
+
+    fn tenant(s: &str) -> KeyScope {
+        KeyScope::Tenant(TenantId::new(s).unwrap())
+    }
+
+    fn stored(owner: &str) -> Item {
+        Item::from([
+            ("_pk".into(), AttributeValue::S(format!("[{owner}]#cx#1"))),
+            ("_sk".into(), AttributeValue::S(format!("[{owner}]#cx#_"))),
+            ("id".into(), AttributeValue::S("1".into())),
+        ])
+    }
+
+    #[test]
+    fn a_returned_item_is_checked_before_it_is_decoded() {
+        let a = tenant("a");
+        let ours = CurrentItem::new(Crate::SCHEMA, a.clone(), stored("a"));
+        assert_eq!(
+            ours.decode::<Crate>().unwrap().unwrap(),
+            Crate { id: "1".into() }
+        );
+        // Another model: not decoded at all.
+        assert!(ours.decode::<Other>().is_none());
+        // Another tenant's item: refused, as a read refuses it.
+        let theirs = CurrentItem::new(Crate::SCHEMA, a, stored("b"));
+        assert!(matches!(
+            theirs.decode::<Crate>(),
+            Some(Err(Error::CrossTenant { .. }))
+        ));
+        assert_eq!(theirs.raw().len(), 3);
+    }
+
+    #[test]
+    fn absent_key_halves_are_removed_not_kept() {
+        let mut item = Item::from([
+            ("_gsi1_pk".into(), AttributeValue::S("[b]#cx#x".into())),
+            ("id".into(), AttributeValue::S("1".into())),
+        ]);
+        set_keys(
+            &mut item,
+            vec![
+                ("_gsi1_pk", None),
+                ("_pk", Some("[a]#cx#1".into())),
+            ],
+        );
+        assert!(!item.contains_key("_gsi1_pk"));
+        assert_eq!(item.get("_pk"), Some(&AttributeValue::S("[a]#cx#1".into())));
+    }
+
+    #[test]
+    fn decoding_strips_every_reserved_attribute() {
+        let mut item = stored("a");
+        item.insert("_future".into(), AttributeValue::S("x".into()));
+        item.insert("_owner_pk".into(), AttributeValue::S("x".into()));
+        let decoded: Crate = decode_checked(&tenant("a"), item).unwrap();
+        assert_eq!(decoded.id, "1");
+    }
+
+    #[test]
+    fn encoding_refuses_with_typed_errors() {
+        #[derive(Debug, Clone, Serialize, Deserialize, Model)]
+        #[bao(prefix = "cz")]
+        struct Open {
+            #[bao(pk)]
+            id: String,
+            #[serde(flatten)]
+            extra: std::collections::BTreeMap<String, String>,
+        }
+        let mut extra = std::collections::BTreeMap::new();
+        extra.insert("_gsi3_pk".to_owned(), "x".to_owned());
+        let open = Open {
+            id: "1".into(),
+            extra,
+        };
+        match encode_with_keys(&tenant("a"), &open) {
+            Err(e @ Error::ReservedAttribute { .. }) => assert_eq!(e.code(), "reserved_attribute"),
+            other => panic!("{other:?}"),
+        }
+        let mut extra = std::collections::BTreeMap::new();
+        extra.insert("id".to_owned(), "2".to_owned());
+        let open = Open {
+            id: "1".into(),
+            extra,
+        };
+        match encode(&open) {
+            Err(e @ Error::DuplicateAttribute { .. }) => assert_eq!(e.code(), "duplicate_attribute"),
+            other => panic!("{other:?}"),
+        }
+    }
+}

@@ -27,11 +27,14 @@
 mod counter;
 mod faults;
 mod fixtures;
+mod prefixes;
 // The only unsafe code in the crate: setting a parent-death signal on the DynamoDB Local child.
 #[allow(unsafe_code)]
 mod local;
 #[cfg(test)]
 mod tests;
+
+pub use prefixes::assert_unique_prefixes;
 
 use std::env::VarError;
 

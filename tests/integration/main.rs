@@ -13,6 +13,7 @@ mod crud;
 #[cfg(feature = "http")]
 mod example_axum;
 mod example_jobs;
+mod isolation_data;
 #[cfg(feature = "lambda")]
 mod lambda_events;
 mod layout;
