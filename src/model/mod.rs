@@ -1,4 +1,74 @@
 //! The [`Model`] trait that `#[derive(Model)]` implements, and the schema it describes.
+//!
+//! # Rules the derive and every write enforce
+//!
+//! - **Reserved names.** Every top-level attribute name beginning with `_` belongs to dynabao
+//!   ([`is_reserved_attr`](crate::key::is_reserved_attr)): `_pk`, `_sk`, `_gsiN_pk`/`_gsiN_sk`,
+//!   `_ttl`, `_owner_pk`/`_owner_sk`, and names kept free for later. The derive rejects a field
+//!   whose stored name is one, in every form serde offers: the field's own name,
+//!   `rename = ".."`, `rename(serialize = "..")`, `rename(deserialize = "..")`, `alias`, and a
+//!   container `tag`. What the derive cannot see (a `#[serde(flatten)]` map filled from a
+//!   request body, a hand-written `Serialize`) is checked on every write, create, put, replace,
+//!   batch put and transaction put alike: a reserved name is [`Error::ReservedAttribute`](crate::Error::ReservedAttribute), a name
+//!   produced twice (a map entry named like a field, which would override `version` or a
+//!   timestamp) is [`Error::DuplicateAttribute`](crate::Error::DuplicateAttribute), and nothing is sent. Key and index attributes
+//!   are only ever what the key builder computed; an index half whose fields are absent is not
+//!   written.
+//! - **One prefix, one model.** Two models with the same prefix would share a keyspace in
+//!   silence: `B::find` would return `A`'s item. The derive registers every model at link time
+//!   ([`registry`]); [`Db::connect`](crate::Db::connect) and
+//!   [`Db::create_table`](crate::Db::create_table) fail with [`Error::DuplicatePrefix`](crate::Error::DuplicatePrefix) when two
+//!   clash, and `dynabao::testkit::assert_unique_prefixes()` checks it in a test. A
+//!   `#[bao(global)]` model and a tenant model may share a prefix while tenancy is on (their
+//!   keys differ in form: `prefix#..` against `[tenant]#prefix#..`), not with tenancy off.
+//! - **Checked before decoded.** Every stored item is checked to carry the current tenant's and
+//!   the model's prefix before it is decoded: reads, queries, counts (which read the key
+//!   attributes and check them), and the stored item a failed condition returns
+//!   ([`Error::current_item`](crate::Error::current_item), [`CancelReason::current_item`](crate::transact::CancelReason::current_item)),
+//!   which decodes only as the model the write was for.
+//!
+//! ```
+//! use dynabao::{Config, Db, Error, Model, Tenancy};
+//! use serde::{Deserialize, Serialize};
+//!
+//! #[derive(Serialize, Deserialize, Model)]
+//! #[bao(prefix = "acct")]
+//! struct Account { #[bao(pk)] id: String }
+//!
+//! #[derive(Serialize, Deserialize, Model)]
+//! #[bao(prefix = "acct")] // the same prefix: a mistake
+//! struct Audit { #[bao(pk)] id: String }
+//!
+//! #[derive(Serialize, Deserialize, Model)]
+//! #[bao(prefix = "plan", global)]
+//! struct Plan { #[bao(pk)] id: String }
+//!
+//! #[derive(Serialize, Deserialize, Model)]
+//! #[bao(prefix = "plan")] // a tenant model: its keys are `[tenant]#plan#..`
+//! struct TenantPlan { #[bao(pk)] id: String }
+//!
+//! # #[tokio::main(flavor = "current_thread")]
+//! # async fn main() {
+//! let config = Config::new("app").endpoint("http://127.0.0.1:9");
+//! match Db::connect(config).await {
+//!     Err(Error::DuplicatePrefix { prefix, models }) => {
+//!         assert_eq!(prefix, "acct");
+//!         assert_eq!(models.len(), 2);
+//!     }
+//!     other => panic!("{:?}", other.err()),
+//! }
+//! let clashes = dynabao::model::registry::shared_prefixes(
+//!     dynabao::model::registry::registered(),
+//!     Tenancy::On,
+//! );
+//! assert_eq!(clashes.len(), 1); // Plan and TenantPlan do not clash with tenancy on ...
+//! let clashes = dynabao::model::registry::shared_prefixes(
+//!     dynabao::model::registry::registered(),
+//!     Tenancy::Off,
+//! );
+//! assert_eq!(clashes.len(), 2); // ... but do with tenancy off
+//! # }
+//! ```
 
 use std::marker::PhantomData;
 
