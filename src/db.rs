@@ -265,7 +265,11 @@ impl Db {
     ///
     /// With an endpoint on loopback (DynamoDB Local) and no AWS credentials in the environment,
     /// fixed dummy credentials are used, since DynamoDB Local accepts any.
+    ///
+    /// Fails with [`Error::DuplicatePrefix`] before anything else when two models of the program
+    /// share a keyspace under `config.tenancy` (see [`crate::model::registry`]).
     pub async fn connect(config: Config) -> Result<Self, Error> {
+        crate::model::registry::check_prefixes(config.tenancy)?;
         let mut loader = aws_config::defaults(aws_config::BehaviorVersion::latest())
             .retry_config(aws_config::retry::RetryConfig::disabled());
         if let Some(region) = &config.region {

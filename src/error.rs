@@ -11,6 +11,7 @@ use std::sync::Arc;
 use aws_sdk_dynamodb::types::AttributeValue;
 
 use crate::batch::Unprocessed;
+use crate::key::KeyScope;
 use crate::transact::CancelReason;
 
 /// A raw DynamoDB item, as stored.
@@ -98,7 +99,7 @@ pub enum Error {
         model: &'static str,
         /// The item as stored when the condition failed, when DynamoDB returned it.
         /// Decode it with [`Error::current_item`].
-        current: Option<Box<Item>>,
+        current: Option<Box<CurrentItem>>,
     },
 
     /// An update or query was built wrong: a key field set, an index key half missing one of its
@@ -128,6 +129,57 @@ pub enum Error {
         /// The serializer's error.
         #[source]
         source: serde_dynamo::Error,
+    },
+
+    /// A model value serializes a top-level attribute whose name is reserved for dynabao
+    /// (every name beginning with `_`: `_pk`, `_sk`, `_gsiN_pk`, `_ttl`, `_owner_pk`, ...; see
+    /// [`is_reserved_attr`](crate::key::is_reserved_attr)), for example through a
+    /// `#[serde(flatten)]` map filled from a request body. Nothing was sent.
+    #[error("{model} cannot store attribute {attr:?}: names beginning with `_` are reserved for dynabao")]
+    ReservedAttribute {
+        /// The model.
+        model: &'static str,
+        /// The reserved name the value produced.
+        attr: String,
+    },
+
+    /// A model value serializes the same top-level attribute twice (a `#[serde(flatten)]` map
+    /// holding an entry named like a field, which would silently override the field: its
+    /// version, a timestamp, ...). Nothing was sent.
+    #[error("{model} serializes attribute {attr:?} twice")]
+    DuplicateAttribute {
+        /// The model.
+        model: &'static str,
+        /// The name produced twice.
+        attr: String,
+    },
+
+    /// The write was applied, but the item DynamoDB returned for it (the item as updated, or as
+    /// it was before a delete) could not be decoded: a stored `_ttl` that is not epoch seconds,
+    /// an attribute another program wrote with the wrong type, ... `source` is that decode
+    /// failure, the same one a read of the item reports. The write is not to be retried as if
+    /// it had failed.
+    #[error("{operation} on {model} was applied, but the item it returned could not be decoded: {source}")]
+    WrittenNotDecoded {
+        /// The model.
+        model: &'static str,
+        /// The DynamoDB operation that was applied (`UpdateItem`, `DeleteItem`, ...).
+        operation: &'static str,
+        /// Why the returned item could not be decoded.
+        #[source]
+        source: Box<Error>,
+    },
+
+    /// Two or more models linked into the program use the same key prefix in one keyspace, so
+    /// they would read and overwrite each other's items (see
+    /// [`model::registry`](crate::model::registry)). Reported by [`Db::connect`](crate::Db::connect)
+    /// and [`Db::create_table`](crate::Db::create_table) before anything is sent.
+    #[error("models {} share the key prefix {prefix:?}: each would read and overwrite the others' items; give each model its own prefix", models.join(", "))]
+    DuplicatePrefix {
+        /// The shared prefix.
+        prefix: &'static str,
+        /// The models, as `module::Name`.
+        models: Vec<String>,
     },
 
     /// A stored item could not be decoded into the model.
@@ -294,6 +346,10 @@ impl Error {
             Error::ConditionFailed { .. } => "condition_failed",
             Error::InvalidRequest { .. } => "invalid_request",
             Error::UnknownIndex { .. } => "unknown_index",
+            Error::ReservedAttribute { .. } => "reserved_attribute",
+            Error::DuplicateAttribute { .. } => "duplicate_attribute",
+            Error::WrittenNotDecoded { .. } => "written_not_decoded",
+            Error::DuplicatePrefix { .. } => "duplicate_prefix",
             Error::Encode { .. } => "encode_failed",
             Error::Decode { .. } => "decode_failed",
             Error::MalformedItem { .. } => "malformed_item",
@@ -362,6 +418,12 @@ impl Error {
         }
     }
 
+    /// Whether this error comes after a write DynamoDB applied ([`Error::WrittenNotDecoded`]):
+    /// only reading the result back failed.
+    pub fn is_written(&self) -> bool {
+        matches!(self.inner(), Error::WrittenNotDecoded { .. })
+    }
+
     /// Short for [`is_conditional_check_failed`](Error::is_conditional_check_failed).
     pub fn is_condition_failed(&self) -> bool {
         self.is_conditional_check_failed()
@@ -405,15 +467,15 @@ impl Error {
 
     /// Decodes the stored item carried by [`Error::ConditionFailed`] into its model.
     ///
-    /// Returns `None` for other variants and when DynamoDB returned no item. DynamoDB returns
-    /// the item stored under the key the write addressed, which the key builder scoped to the
-    /// write's tenant.
+    /// Returns `None` for other variants, when DynamoDB returned no item, and when `M` is not
+    /// the model the write was for. The item goes through the same check as every read: its
+    /// keys must carry the write's tenant and `M`'s prefix ([`Error::CrossTenant`] otherwise).
     pub fn current_item<M: crate::Model>(&self) -> Option<Result<M, Error>> {
         match self.inner() {
             Error::ConditionFailed {
-                current: Some(item),
+                current: Some(current),
                 ..
-            } => Some(crate::codec::decode_unchecked::<M>((**item).clone())),
+            } => current.decode::<M>(),
             _ => None,
         }
     }
@@ -449,6 +511,39 @@ impl Error {
             model,
             reason: reason.into(),
         }
+    }
+}
+
+/// The stored item a failed write condition returned ([`Error::ConditionFailed`]), with the
+/// model and tenant scope of the write, so that it is only ever decoded as that model and
+/// after the tenant check ([`Error::current_item`]).
+#[derive(Debug, Clone, PartialEq)]
+pub struct CurrentItem {
+    item: Item,
+    model: &'static str,
+    prefix: &'static str,
+    scope: KeyScope,
+}
+
+impl CurrentItem {
+    pub(crate) fn new(schema: &'static crate::model::Schema, scope: KeyScope, item: Item) -> Self {
+        CurrentItem {
+            item,
+            model: schema.name,
+            prefix: schema.prefix,
+            scope,
+        }
+    }
+
+    /// The raw stored attributes, keys included, as DynamoDB returned them (not checked: use
+    /// [`Error::current_item`] to read the item as a model).
+    pub fn raw(&self) -> &Item {
+        &self.item
+    }
+
+    /// The item as `M`: `None` unless `M` is the model the write was for; checked like a read.
+    pub fn decode<M: crate::Model>(&self) -> Option<Result<M, Error>> {
+        crate::codec::decode_returned::<M>(self.model, self.prefix, &self.scope, &self.item)
     }
 }
 

@@ -133,7 +133,9 @@ pub use tenant::{TenantContext, TenantId};
 
 /// `#[derive(KeyPart)]` for unit-variant enums that serialize to strings.
 pub use dynabao_derive::KeyPart;
-/// `#[derive(Model)]`: see the crate docs.
+/// `#[derive(Model)]`: see the README's "Models" section for the attributes, and
+/// [`model`](crate::model#rules-the-derive-and-every-write-enforce) for the rules it enforces
+/// (reserved `_` names, one prefix per model, checked decodes).
 pub use dynabao_derive::Model;
 
 /// The README's examples, compiled as doc tests so they stay true.
@@ -146,6 +148,7 @@ pub struct ReadmeDoctests;
 pub mod __private {
     pub use aws_sdk_dynamodb::types::AttributeValue;
     pub use chrono::{DateTime, Utc};
+    pub use inventory;
     pub use serde_dynamo::from_attribute_value;
     pub use ulid::Ulid;
 }

@@ -40,7 +40,11 @@ fn string_attr(attr: &str) -> Result<AttributeDefinition, Error> {
 impl Db {
     /// Creates the table if it does not exist, waits until it is active, and enables TTL.
     /// Creating a table that exists is not an error.
+    ///
+    /// Fails with [`Error::DuplicatePrefix`] before sending anything when two models of the
+    /// program share a keyspace under this handle's tenancy (see [`crate::model::registry`]).
     pub async fn create_table(&self) -> Result<(), Error> {
+        crate::model::registry::check_prefixes(self.tenancy())?;
         let mut request = self
             .client()
             .create_table()

@@ -26,6 +26,8 @@ pub struct ContainerAttrs {
     pub sk: Option<NameList>,
     pub indexes: Vec<IndexAttr>,
     pub rename_all: Option<LitStr>,
+    /// `#[serde(tag = "..")]`: serde writes this name as an extra field.
+    pub tag: Option<LitStr>,
     pub iterable: Option<IterableAttr>,
     pub uniques: Vec<crate::unique::UniqueAttr>,
 }
@@ -45,7 +47,11 @@ pub struct FieldAttrs {
     pub updated_at: Option<Span>,
     pub version: Option<Span>,
     pub ttl: Option<Span>,
+    /// The name serde writes the field under (`rename = ".."` or `rename(serialize = "..")`).
     pub rename: Option<String>,
+    /// Every name a serde attribute of the field gives it, read or written (`rename` in all its
+    /// forms, `alias`), with the literal to blame.
+    pub serde_names: Vec<(String, Span)>,
     pub skipped: Option<Span>,
 }
 
@@ -215,12 +221,18 @@ pub fn container(attrs: &[Attribute]) -> syn::Result<ContainerAttrs> {
                 }
             })?;
         } else if attr.path().is_ident("serde") {
-            // Only rename_all matters here; serde itself reports everything else.
+            // Only rename_all and tag matter here; serde itself reports everything else.
             let _ = attr.parse_nested_meta(|meta| {
                 if meta.path.is_ident("rename_all") {
+                    // `rename_all = ".."`, or `rename_all(serialize = "..", ..)`: the stored
+                    // names are the serialized ones.
+                    if let Some(s) = serde_name(&meta, "serialize")? {
+                        out.rename_all = Some(s);
+                    }
+                } else if meta.path.is_ident("tag") {
                     if let Ok(v) = meta.value() {
                         if let Ok(s) = v.parse::<LitStr>() {
-                            out.rename_all = Some(s);
+                            out.tag = Some(s);
                         }
                     }
                 } else if let Ok(v) = meta.value() {
@@ -263,9 +275,27 @@ pub fn field(attrs: &[Attribute]) -> syn::Result<FieldAttrs> {
         } else if attr.path().is_ident("serde") {
             let _ = attr.parse_nested_meta(|meta| {
                 if meta.path.is_ident("rename") {
+                    if meta.input.peek(syn::token::Paren) {
+                        // rename(serialize = "..", deserialize = ".."): both are names of the
+                        // field; the serialized one is what is stored.
+                        meta.parse_nested_meta(|inner| {
+                            let s: LitStr = inner.value()?.parse()?;
+                            out.serde_names.push((s.value(), s.span()));
+                            if inner.path.is_ident("serialize") {
+                                out.rename = Some(s.value());
+                            }
+                            Ok(())
+                        })?;
+                    } else if let Ok(v) = meta.value() {
+                        if let Ok(s) = v.parse::<LitStr>() {
+                            out.serde_names.push((s.value(), s.span()));
+                            out.rename = Some(s.value());
+                        }
+                    }
+                } else if meta.path.is_ident("alias") {
                     if let Ok(v) = meta.value() {
                         if let Ok(s) = v.parse::<LitStr>() {
-                            out.rename = Some(s.value());
+                            out.serde_names.push((s.value(), s.span()));
                         }
                     }
                 } else if meta.path.is_ident("flatten")
@@ -281,6 +311,26 @@ pub fn field(attrs: &[Attribute]) -> syn::Result<FieldAttrs> {
         }
     }
     Ok(out)
+}
+
+/// The string of `name = ".."`, or of `name(side = "..", ..)` for the given side.
+fn serde_name(meta: &syn::meta::ParseNestedMeta<'_>, side: &str) -> syn::Result<Option<LitStr>> {
+    if meta.input.peek(syn::token::Paren) {
+        let mut found = None;
+        meta.parse_nested_meta(|inner| {
+            let s: LitStr = inner.value()?.parse()?;
+            if inner.path.is_ident(side) {
+                found = Some(s);
+            }
+            Ok(())
+        })?;
+        Ok(found)
+    } else {
+        Ok(meta
+            .value()
+            .ok()
+            .and_then(|v| v.parse::<LitStr>().ok()))
+    }
 }
 
 /// Applies a serde `rename_all` rule to a snake_case field name.

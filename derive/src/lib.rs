@@ -11,6 +11,11 @@ use proc_macro::TokenStream;
 use syn::{parse_macro_input, DeriveInput};
 
 /// Turns a struct into a dynabao model. See the `dynabao` crate docs for the attributes.
+///
+/// Rejected at compile time: a stored name beginning with `_` (reserved for dynabao's keys,
+/// indexes and `_ttl`), from the field's name, `#[serde(rename = "..")]`,
+/// `rename(serialize = "..", deserialize = "..")`, `alias` or a container `tag`. The model is
+/// also registered at link time, so `Db::connect` can refuse two models with one prefix.
 #[proc_macro_derive(Model, attributes(bao))]
 pub fn derive_model(input: TokenStream) -> TokenStream {
     let input = parse_macro_input!(input as DeriveInput);

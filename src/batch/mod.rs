@@ -41,7 +41,7 @@ use std::pin::Pin;
 use aws_sdk_dynamodb::operation::batch_get_item::BatchGetItemInput;
 use aws_sdk_dynamodb::operation::batch_write_item::BatchWriteItemInput;
 use aws_sdk_dynamodb::types::{
-    AttributeValue, DeleteRequest, KeysAndAttributes, PutRequest, ReturnConsumedCapacity,
+    DeleteRequest, KeysAndAttributes, PutRequest, ReturnConsumedCapacity,
     WriteRequest,
 };
 use chrono::Utc;
@@ -366,18 +366,10 @@ impl<'a> BatchWrite<'a> {
                     refuse_uniques(schema, *uniques)?;
                     let mut stored = match item {
                         Ok(i) => i.clone(),
-                        Err(e) => {
-                            return Err(Error::invalid_request(
-                                schema.name,
-                                format!("cannot encode the item: {e}"),
-                            ))
-                        }
+                        Err(e) => return Err(codec::encode_error_again(schema.name, e)),
                     };
-                    for (attr, value) in keys(&scope, &stored)? {
-                        if let Some(v) = value {
-                            stored.insert(attr.to_owned(), AttributeValue::S(v));
-                        }
-                    }
+                    let keys = keys(&scope, &stored)?;
+                    codec::set_keys(&mut stored, keys);
                     check_item_size(schema.name, &stored)?;
                     WriteRequest::builder()
                         .put_request(

@@ -59,6 +59,23 @@ pub fn gsi_sk_attr(n: u8) -> String {
     format!("_gsi{n}_sk")
 }
 
+/// The first character of every top-level attribute name dynabao reserves for itself.
+pub const RESERVED_ATTR_MARK: char = '_';
+
+/// Whether `name` is reserved for dynabao: every top-level attribute name that begins with `_`.
+///
+/// That covers what the crate stores today (`_pk`, `_sk`, `_gsiN_pk`/`_gsiN_sk`, the TTL
+/// attribute `_ttl`, a unique-constraint item's `_owner_pk`/`_owner_sk`) and keeps the rest of
+/// the namespace free for what it will store next. This is the one definition of the reserved
+/// set: no model field may be stored under such a name, whatever produces it (a field, a serde
+/// rename, a `#[serde(flatten)]` map, a hand-written `Serialize`). The derive rejects reserved
+/// names it can see at compile time; every write checks what the value actually serializes to
+/// and refuses a reserved name with [`Error::ReservedAttribute`](crate::Error::ReservedAttribute)
+/// before anything is sent. Names nested inside a field's value are the field's own business.
+pub fn is_reserved_attr(name: &str) -> bool {
+    name.starts_with(RESERVED_ATTR_MARK)
+}
+
 /// Whether an attribute name is one dynabao writes for keys (never a model field).
 pub fn is_key_attr(name: &str) -> bool {
     name == PK_ATTR

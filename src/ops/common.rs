@@ -3,8 +3,8 @@
 
 use aws_sdk_dynamodb::types::AttributeValue;
 
-use crate::error::{Error, Item};
-use crate::key::{PK_ATTR, SK_ATTR};
+use crate::error::{CurrentItem, Error, Item};
+use crate::key::{KeyScope, PK_ATTR, SK_ATTR};
 use crate::model::Schema;
 
 /// DynamoDB's item size limit: 400 KB.
@@ -22,12 +22,15 @@ pub(crate) enum Expect {
 }
 
 /// Turns a ConditionalCheckFailed (with the stored item, which writes request with
-/// `ReturnValuesOnConditionCheckFailure::AllOld`) into the most specific error.
+/// `ReturnValuesOnConditionCheckFailure::AllOld`) into the most specific error. `scope` is the
+/// write's: the stored item is only decoded after a check against it.
 pub(crate) fn condition_failed_schema(
     schema: &'static Schema,
+    scope: &KeyScope,
     expect: Expect,
     stored: Option<Item>,
 ) -> Error {
+    let current = |item: Item| Box::new(CurrentItem::new(schema, scope.clone(), item));
     let model = schema.name;
     match (expect, stored) {
         (Expect::Absent, Some(_)) => Error::AlreadyExists { model },
@@ -48,13 +51,13 @@ pub(crate) fn condition_failed_schema(
             } else {
                 Error::ConditionFailed {
                     model,
-                    current: Some(Box::new(item)),
+                    current: Some(current(item)),
                 }
             }
         }
         (_, stored) => Error::ConditionFailed {
             model,
-            current: stored.map(Box::new),
+            current: stored.map(current),
         },
     }
 }
@@ -80,12 +83,17 @@ pub(crate) struct Effect {
     /// The write's idempotency key: the stored item carries it if and only if the write was
     /// applied (until a later keyed write replaces it).
     pub(crate) key: Option<String>,
+    /// The write removes the item (a delete): its effect is that no item is stored.
+    pub(crate) gone: bool,
 }
 
 impl Effect {
     /// Whether `stored` (the item as DynamoDB returned it with a failed condition) is what this
     /// write leaves.
     pub(crate) fn shown_by(&self, stored: Option<&Item>) -> bool {
+        if self.gone {
+            return stored.is_none();
+        }
         let Some(stored) = stored else {
             return false;
         };
@@ -176,6 +184,7 @@ pub(crate) enum Settled {
 pub(crate) fn settle_condition(
     operation: &'static str,
     schema: &'static Schema,
+    scope: &KeyScope,
     expect: Expect,
     stored: Option<Item>,
     effect: &Effect,
@@ -185,7 +194,7 @@ pub(crate) fn settle_condition(
     if keyed || (ambiguous_before && effect.shown_by(stored.as_ref())) {
         return Settled::Applied(stored);
     }
-    let err = condition_failed_schema(schema, expect, stored);
+    let err = condition_failed_schema(schema, scope, expect, stored);
     if ambiguous_before {
         Settled::Failed(Error::outcome_unknown(operation, schema.name, err))
     } else {
@@ -389,6 +398,7 @@ mod tests {
         match settle_condition(
             "PutItem",
             &SCHEMA,
+            &KeyScope::Global,
             Expect::Absent,
             Some(item.clone()),
             &effect,
@@ -402,6 +412,7 @@ mod tests {
             settle_condition(
                 "PutItem",
                 &SCHEMA,
+                &KeyScope::Global,
                 Expect::Absent,
                 Some(item.clone()),
                 &effect,
@@ -413,6 +424,7 @@ mod tests {
         match settle_condition(
             "PutItem",
             &SCHEMA,
+            &KeyScope::Global,
             Expect::Absent,
             Some(other),
             &effect,

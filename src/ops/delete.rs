@@ -185,7 +185,7 @@ impl<'a, M: Model> Delete<'a, M> {
             Ok(out) => {
                 loader::record_write(self.db, &scope, &key, || Written::Deleted);
                 match non_empty(out.attributes) {
-                    Some(item) => codec::decode_checked(&scope, item),
+                    Some(item) => codec::decode_written(&scope, "DeleteItem", item),
                     // The condition guarantees an item existed; no attributes means none was
                     // deleted.
                     None => Err(Error::NotFound {
@@ -198,6 +198,7 @@ impl<'a, M: Model> Delete<'a, M> {
                     DeleteItemError::ConditionalCheckFailedException(e) => match settle_condition(
                         "DeleteItem",
                         M::SCHEMA,
+                        &scope,
                         expect,
                         non_empty(e.item),
                         // Nothing recognisable: a delete leaves no item to compare.

@@ -222,6 +222,7 @@ impl<'a, M: Model> Put<'a, M> {
                 PutItemError::ConditionalCheckFailedException(e) => match settle_condition(
                     "PutItem",
                     M::SCHEMA,
+                    &scope,
                     expect,
                     non_empty(e.item),
                     &effect,
@@ -254,7 +255,7 @@ impl<'a, M: Model> Put<'a, M> {
             .ttl
             .and_then(|_| fluent.as_input().get_item().clone())
         {
-            Some(stored) => codec::decode_unchecked(stored),
+            Some(stored) => codec::decode_checked(&scope, stored),
             None => Ok(item),
         }
     }

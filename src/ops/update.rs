@@ -563,6 +563,7 @@ impl<'a, M: Model> Update<'a, M> {
                 UpdateItemError::ConditionalCheckFailedException(e) => match settle_condition(
                     "UpdateItem",
                     M::SCHEMA,
+                    &scope,
                     expect,
                     non_empty(e.item),
                     &effect,
@@ -589,7 +590,7 @@ impl<'a, M: Model> Update<'a, M> {
         };
         match stored {
             Some(item) => {
-                let decoded = codec::decode_checked(&scope, item.clone());
+                let decoded = codec::decode_written(&scope, "UpdateItem", item.clone());
                 loader::record_write(self.db, &scope, &key, || Written::Item(item));
                 decoded
             }

@@ -35,8 +35,11 @@ mod engine;
 mod faults;
 mod fixtures;
 mod http_faults;
+mod prefixes;
 #[cfg(test)]
 mod tests;
+
+pub use prefixes::assert_unique_prefixes;
 
 use std::env::VarError;
 

@@ -317,7 +317,7 @@ pub(crate) async fn run(
                 // already applied with success, not with a cancellation.
                 TransactWriteItemsError::TransactionCanceledException(e) => {
                     let raw = e.cancellation_reasons.unwrap_or_default();
-                    let reasons = reasons(&rendered, &schemas, raw);
+                    let reasons = reasons(&rendered, &schemas, &scopes, raw);
                     let contention = reasons.iter().zip(&rendered.parts).any(|(r, (i, part))| {
                         *part == Part::Owner
                             && r.is_condition_failed()
@@ -376,6 +376,7 @@ pub(crate) async fn run(
 fn reasons(
     rendered: &Rendered,
     schemas: &[&'static Schema],
+    scopes: &[KeyScope],
     raw: Vec<CancellationReason>,
 ) -> Vec<CancelReason> {
     rendered
@@ -389,6 +390,8 @@ fn reasons(
                 model: schemas.get(*i).map_or("transaction", |s| s.name),
                 constraint: part.constraint(),
                 claim: matches!(part, Part::Claim(_)),
+                prefix: schemas.get(*i).map_or("", |s| s.prefix),
+                scope: scopes.get(*i).cloned(),
                 code: r.and_then(|r| r.code().map(str::to_owned)),
                 message: r.and_then(|r| r.message().map(str::to_owned)),
                 item: r.and_then(|r| r.item().cloned()).filter(|i| !i.is_empty()),
@@ -409,7 +412,10 @@ pub(crate) fn single_error(schema: &'static Schema, failure: Failure) -> Error {
                 .iter()
                 .find(|r| r.constraint.is_none() && r.is_condition_failed());
             if let Some(owner) = owner {
-                return condition_failed_schema(schema, expect, owner.item.clone());
+                // The reason carries the scope the operation wrote in; without one the item is
+                // checked against the global scope, which a tenant's item never passes.
+                let scope = owner.scope.clone().unwrap_or(KeyScope::Global);
+                return condition_failed_schema(schema, &scope, expect, owner.item.clone());
             }
             let claim = reasons
                 .iter()

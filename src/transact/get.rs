@@ -203,6 +203,8 @@ impl<'a> TransactGet<'a> {
                                     model: schemas.get(position).map_or("transaction", |s| s.name),
                                     constraint: None,
                                     claim: false,
+                                    prefix: schemas.get(position).map_or("", |s| s.prefix),
+                                    scope: None,
                                     code: r.and_then(|r| r.code().map(str::to_owned)),
                                     message: r.and_then(|r| r.message().map(str::to_owned)),
                                     item: None,

@@ -120,6 +120,9 @@ pub struct CancelReason {
     /// claims or releases; `None` for the operation's own item.
     pub constraint: Option<&'static str>,
     pub(crate) claim: bool,
+    /// The operation's model prefix and the scope it wrote in, to check `item` against.
+    pub(crate) prefix: &'static str,
+    pub(crate) scope: Option<KeyScope>,
     /// DynamoDB's code: `None`, `ConditionalCheckFailed`, `TransactionConflict`,
     /// `ThrottlingError`, `ProvisionedThroughputExceeded`, `ItemCollectionSizeLimitExceeded`,
     /// `ValidationError`.
@@ -163,13 +166,18 @@ impl CancelReason {
     }
 
     /// Decodes the stored item of a failed condition into its model.
+    ///
+    /// `None` for a constraint item, when DynamoDB returned no item, and when `M` is not the
+    /// operation's model. The item is checked like every read: its keys must carry the
+    /// operation's tenant and `M`'s prefix ([`Error::CrossTenant`] otherwise).
     pub fn current_item<M: Model>(&self) -> Option<Result<M, Error>> {
-        if self.constraint.is_some() || self.model != M::SCHEMA.name {
+        if self.constraint.is_some() {
             return None;
         }
-        self.item
-            .as_ref()
-            .map(|i| codec::decode_unchecked::<M>(i.clone()))
+        let item = self.item.as_ref()?;
+        // No scope recorded (a read's reason): nothing to check the item against, not decoded.
+        let scope = self.scope.as_ref()?;
+        codec::decode_returned::<M>(self.model, self.prefix, scope, item)
     }
 
     /// A one-line summary of the failures, for the error message.
@@ -381,7 +389,7 @@ pub(crate) async fn single_delete<M: Model>(
     let op = DeleteOp(delete);
     match engine::run(db, &[&op as &dyn WriteOp], token.as_deref()).await {
         Ok(reads) => match reads.into_iter().next().flatten().flatten() {
-            Some(item) => codec::decode_checked(scope, item),
+            Some(item) => codec::decode_written(scope, "TransactWriteItems", item),
             None => Err(Error::NotFound {
                 model: M::SCHEMA.name,
             }),
@@ -406,7 +414,7 @@ async fn read_back<M: Model>(db: &Db, scope: &KeyScope, key: Key<M>) -> Result<M
     .map_err(|e| Error::dynamo("GetItem", e.into_service_error()))?;
     match crate::ops::common::non_empty(out.item) {
         Some(item) => {
-            let decoded = codec::decode_checked::<M>(scope, item.clone());
+            let decoded = codec::decode_written::<M>(scope, "TransactWriteItems", item.clone());
             if let Some(k) = crate::batch::key_of(&key_item) {
                 loader::record_write(db, scope, &k, || Written::Item(item));
             }

@@ -16,6 +16,7 @@ mod crud;
 mod example_axum;
 mod example_jobs;
 mod faults;
+mod isolation_data;
 #[cfg(feature = "lambda")]
 mod lambda_events;
 mod layout;

@@ -97,7 +97,7 @@ impl Doc {
 
 /// A document with a composite sort key, a second model for cross-model batches.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Model)]
-#[bao(prefix = "note")]
+#[bao(prefix = "tnote")]
 pub struct Note {
     #[bao(pk)]
     pub folder: String,

@@ -58,7 +58,7 @@ fn event(id: &str, kind: &str, rank: i64) -> Event {
 
 /// A model with a text sort key on the table and on an index.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Model)]
-#[bao(prefix = "doc")]
+#[bao(prefix = "qdoc")]
 #[bao(index(name = "by_owner", gsi = 1, pk = "owner", sk = "path"))]
 pub struct Doc {
     #[bao(pk)]

@@ -25,6 +25,16 @@ pub fn expand(def: &ModelDef) -> TokenStream {
     } = lifecycle(def);
     quote! {
         const _: () = {
+            // The link-time registry of models, checked for shared prefixes by Db::connect.
+            ::dynabao::__private::inventory::submit! {
+                ::dynabao::model::registry::Registration::new(
+                    <#ident as ::dynabao::Model>::SCHEMA,
+                    ::core::module_path!(),
+                    ::core::file!(),
+                    ::core::line!(),
+                    ::core::column!(),
+                )
+            }
             #[allow(dead_code)]
             fn __dynabao_key_part<T: ::dynabao::KeyPart + ?::core::marker::Sized>() {}
             #[allow(dead_code)]

@@ -21,6 +21,7 @@ pub fn parse(input: &DeriveInput) -> syn::Result<ModelDef> {
     let named = named_fields(input)?;
     let container = attrs::container(&input.attrs)?;
     let prefix = prefix(&container, ident)?;
+    check_container_names(&container)?;
     let fields = fields(named, &container)?;
     let (pk, sk) = primary_key(&fields, &container, ident)?;
     let indexes = indexes(&fields, &container)?;
@@ -130,15 +131,16 @@ fn fields(named: &FieldsNamed, container: &ContainerAttrs) -> syn::Result<Vec<Fi
         } else {
             serialized.clone()
         };
-        if attr.starts_with("_pk")
-            || attr.starts_with("_sk")
-            || attr.starts_with("_gsi")
-            || (attr == "_ttl" && fattrs.ttl.is_none())
-        {
-            return Err(err(
-                fident.span(),
-                format!("the stored name `{attr}` is reserved for dynabao's key attributes"),
-            ));
+        // The reserved set is defined once, by `dynabao::key::is_reserved_attr`: every
+        // top-level name beginning with `_`. Writes check what a value really serializes; this
+        // catches at compile time what the struct itself names.
+        for (name, span) in &fattrs.serde_names {
+            if name.starts_with(RESERVED_MARK) {
+                return Err(reserved(*span, name));
+            }
+        }
+        if serialized.starts_with(RESERVED_MARK) {
+            return Err(reserved(fident.span(), &serialized));
         }
         fields.push(FieldInfo {
             inner: option_inner(&f.ty),
@@ -150,6 +152,28 @@ fn fields(named: &FieldsNamed, container: &ContainerAttrs) -> syn::Result<Vec<Fi
         });
     }
     Ok(fields)
+}
+
+/// The first character of the attribute names dynabao reserves (`dynabao::key::RESERVED_ATTR_MARK`).
+const RESERVED_MARK: char = '_';
+
+fn reserved(span: Span, name: &str) -> syn::Error {
+    err(
+        span,
+        format!(
+            "the stored name `{name}` is reserved: attribute names beginning with `_` belong to dynabao (keys, indexes, `_ttl`)"
+        ),
+    )
+}
+
+/// Checks the container's serde attributes that add a stored name (`tag`).
+fn check_container_names(container: &ContainerAttrs) -> syn::Result<()> {
+    if let Some(tag) = &container.tag {
+        if tag.value().starts_with(RESERVED_MARK) {
+            return Err(reserved(tag.span(), &tag.value()));
+        }
+    }
+    Ok(())
 }
 
 /// `T` when `ty` is written `Option<T>` (by any path ending in `Option`).

@@ -43,7 +43,8 @@ use crate::key::{
 };
 use crate::model::{Field, FieldSchema, IndexSchema, Model};
 
-type Decoder<O> = fn(Item) -> Result<O, Error>;
+/// Decodes a returned item; checks its scope again, like every decode.
+type Decoder<O> = fn(&KeyScope, Item) -> Result<O, Error>;
 
 /// A query of one partition of model `M` on the table or one of its indexes.
 ///
@@ -106,7 +107,7 @@ impl<'a, M: Model, S> Query<'a, M, S, M> {
             consistent: false,
             cursor: None,
             projection: None,
-            decode: codec::decode_unchecked::<M>,
+            decode: codec::decode_checked::<M>,
             _types: PhantomData,
         }
     }
@@ -283,7 +284,7 @@ impl<'a, M: Model, S, O> Query<'a, M, S, O> {
             consistent: self.consistent,
             cursor: self.cursor,
             projection: Some(fields.into_iter().map(|f| f.attr).collect()),
-            decode: codec::decode_projection::<M, P>,
+            decode: codec::decode_projection_checked::<M, P>,
             _types: PhantomData,
         }
     }
@@ -301,11 +302,12 @@ impl<'a, M: Model, S, O> Query<'a, M, S, O> {
         })
     }
 
-    /// Builds the request and the cursor binding for `scope`.
+    /// Builds the request and the cursor binding for `scope`. `keys_only` reads only the key
+    /// attributes (for [`count`](Query::count), which checks them).
     fn build(
         &self,
         scope: &KeyScope,
-        select: Option<Select>,
+        keys_only: bool,
     ) -> Result<(QueryFluentBuilder, [u8; 16]), Error> {
         let schema = M::SCHEMA;
         let (index, pk_attr, sk_attr) = self.key_attrs()?;
@@ -358,7 +360,11 @@ impl<'a, M: Model, S, O> Query<'a, M, S, O> {
         let digest =
             cursor::condition_digest(&digest_parts.iter().map(String::as_str).collect::<Vec<_>>());
         let filter = self.filter.as_ref().map(|f| f.render(&mut p)).transpose()?;
-        let projection = self.projection.as_ref().map(|fields| {
+        let fields = match (keys_only, &self.projection) {
+            (true, _) => Some(&[][..]),
+            (false, fields) => fields.as_deref(),
+        };
+        let projection = fields.map(|fields| {
             let mut attrs: Vec<&str> = vec![PK_ATTR, SK_ATTR];
             if let Some(i) = index {
                 attrs.extend([i.pk_attr, i.sk_attr]);
@@ -398,7 +404,7 @@ impl<'a, M: Model, S, O> Query<'a, M, S, O> {
             .set_limit(self.limit.map(|l| l.min(i32::MAX as u32) as i32))
             .scan_index_forward(!self.descending)
             .set_consistent_read(self.consistent.then_some(true))
-            .set_select(select)
+            .set_select(keys_only.then_some(Select::SpecificAttributes))
             .set_exclusive_start_key(start)
             .return_consumed_capacity(aws_sdk_dynamodb::types::ReturnConsumedCapacity::Total);
         Ok((fluent, digest))
@@ -407,7 +413,7 @@ impl<'a, M: Model, S, O> Query<'a, M, S, O> {
     /// The request this query would send (its first page), without sending it.
     pub async fn to_request(&self) -> Result<QueryInput, Error> {
         let scope = self.db.scope_for::<M>().await?;
-        self.build(&scope, None)?
+        self.build(&scope, false)?
             .0
             .as_input()
             .clone()
@@ -436,7 +442,7 @@ impl<'a, M: Model, S, O> Query<'a, M, S, O> {
                 return Err(e);
             }
             let cursor_key = self.cursor_key_of(&item);
-            items.push(((self.decode)(item)?, cursor_key));
+            items.push(((self.decode)(scope, item)?, cursor_key));
         }
         Ok((items, out.last_evaluated_key.filter(|k| !k.is_empty())))
     }
@@ -467,7 +473,7 @@ impl<'a, M: Model, S, O> Query<'a, M, S, O> {
 
     /// Reads one page in `scope`.
     async fn page_in(&self, scope: &KeyScope) -> Result<Page<O>, Error> {
-        let (fluent, digest) = self.build(scope, None)?;
+        let (fluent, digest) = self.build(scope, false)?;
         let want = self.limit.map(|l| l as usize);
         let (mut items, mut last) = self.fetch(scope, fluent.clone()).await?;
         if self.fill {
@@ -525,9 +531,14 @@ impl<'a, M: Model, S, O> Query<'a, M, S, O> {
 
     /// Counts the matching items (after the filter) without returning them. Walks every page;
     /// the read cost is that of reading the items.
+    ///
+    /// The count agrees with what [`all`](Query::all) returns: only the key attributes of each
+    /// matching item come back (a projection costs the same reads as `Select::Count`), and each
+    /// is checked like an item a read returns. An item of another model of the tenant sharing
+    /// the partition is not counted; an item of another tenant is [`Error::CrossTenant`].
     pub async fn count(self) -> Result<u64, Error> {
         let scope = self.db.scope_for::<M>().await?;
-        let (fluent, _) = self.build(&scope, Some(Select::Count))?;
+        let (fluent, _) = self.build(&scope, true)?;
         let mut start = fluent.get_exclusive_start_key().clone();
         let mut total = 0u64;
         loop {
@@ -537,7 +548,14 @@ impl<'a, M: Model, S, O> Query<'a, M, S, O> {
             })
             .await
             .map_err(|e| Error::dynamo("Query", e.into_service_error()))?;
-            total += u64::try_from(out.count).unwrap_or(0);
+            for item in out.items.unwrap_or_default() {
+                match key::check_item_scope::<M>(&scope, &item) {
+                    Ok(()) => total += 1,
+                    // Another model of the same tenant: a read skips it too.
+                    Err(_) if key::carries_tenant(&scope, &item) => {}
+                    Err(e) => return Err(e),
+                }
+            }
             match out.last_evaluated_key.filter(|k| !k.is_empty()) {
                 Some(k) => start = Some(k),
                 None => return Ok(total),
