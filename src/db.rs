@@ -86,7 +86,7 @@ impl Config {
                     "DYNABAO_CURSOR_KEY must be at least 32 bytes".into(),
                 ))
             }
-            k => k.map(CursorKey::new),
+            k => k.map(CursorKey::new).transpose()?,
         };
         Ok(Config {
             table,
