@@ -402,7 +402,8 @@ fn decode_at(
     let (nonce, sealed) = rest.split_at(NONCE_LEN);
     let secret = key
         .secret(&header[1..])
-        .ok_or_else(|| invalid("issued under an unknown key"))?;
+        // A key id this handle does not hold fails like a wrong tag: no key it holds signed it.
+        .ok_or_else(|| invalid("signature does not match"))?;
     let nonce = XNonce::try_from(nonce).map_err(|_| invalid("not a cursor"))?;
     let plain = secret
         .cipher()
@@ -536,7 +537,7 @@ mod tests {
         let other_key = CursorKey::new(b"another key, 32 bytes long......").unwrap();
         assert_eq!(
             reason(decode(&other_key, &binding(&a, "gsi1"), &c).unwrap_err()),
-            "issued under an unknown key"
+            "signature does not match"
         );
     }
 
@@ -604,7 +605,10 @@ mod tests {
         let skipped = Item::from([
             ("_pk".to_owned(), AttributeValue::S("[acme]#u#1".into())),
             ("_sk".to_owned(), AttributeValue::S("[acme]#post#9".into())),
-            ("_gsi1_pk".to_owned(), AttributeValue::S("[acme]#post#x".into())),
+            (
+                "_gsi1_pk".to_owned(),
+                AttributeValue::S("[acme]#post#x".into()),
+            ),
         ]);
         let c = encode(&key, &binding(&a, ""), &skipped).unwrap();
         assert_eq!(decode(&key, &binding(&a, ""), &c).unwrap(), skipped);
@@ -621,7 +625,10 @@ mod tests {
                 "_pk".to_owned(),
                 AttributeValue::S(format!("[{tenant}]#u#alice@example.com")),
             ),
-            ("_sk".to_owned(), AttributeValue::S(format!("[{tenant}]#u#_"))),
+            (
+                "_sk".to_owned(),
+                AttributeValue::S(format!("[{tenant}]#u#_")),
+            ),
         ]);
         let c = encode(&key, &binding(&t, "gsi4"), &item).unwrap();
         let raw = URL_SAFE_NO_PAD.decode(&c).unwrap();
@@ -634,16 +641,17 @@ mod tests {
             b"gsi4",
             b"#u#",
         ] {
-            assert!(!contains(needle), "{:?} visible", String::from_utf8_lossy(needle));
+            assert!(
+                !contains(needle),
+                "{:?} visible",
+                String::from_utf8_lossy(needle)
+            );
         }
         // Two cursors for the same key differ (random nonce), so equal positions do not show.
         let again = encode(&key, &binding(&t, "gsi4"), &item).unwrap();
         assert_ne!(c, again);
         // The length tells a size class only.
-        assert_eq!(
-            (raw.len() - HEADER_LEN - NONCE_LEN - TAG_LEN) % PAD_TO,
-            0
-        );
+        assert_eq!((raw.len() - HEADER_LEN - NONCE_LEN - TAG_LEN) % PAD_TO, 0);
     }
 
     #[test]
@@ -674,12 +682,12 @@ mod tests {
         assert!(decode(&new_only, &binding(&a, ""), &issued_after).is_ok());
         assert_eq!(
             reason(decode(&old, &binding(&a, ""), &issued_after).unwrap_err()),
-            "issued under an unknown key"
+            "signature does not match"
         );
         // Once the old key is dropped, its cursors stop working.
         assert_eq!(
             reason(decode(&new_only, &binding(&a, ""), &issued_before).unwrap_err()),
-            "issued under an unknown key"
+            "signature does not match"
         );
     }
 
@@ -718,7 +726,10 @@ mod tests {
                 matches!(&err, Error::Config(m) if m.contains("at least 32 bytes")),
                 "{err}"
             );
-            let err = CursorKey::new(SECRET).unwrap().with_previous(bad).unwrap_err();
+            let err = CursorKey::new(SECRET)
+                .unwrap()
+                .with_previous(bad)
+                .unwrap_err();
             assert!(matches!(err, Error::Config(_)));
         }
         assert!(CursorKey::new([7u8; 32]).is_ok());

@@ -19,6 +19,7 @@ mod layout;
 mod loader;
 mod models;
 mod models_tx;
+mod paging;
 mod query;
 mod retry;
 mod smoke;
