@@ -17,6 +17,7 @@ mod example_jobs;
 mod lambda_events;
 mod layout;
 mod loader;
+mod local_tasks;
 mod models;
 mod models_tx;
 mod paging;
