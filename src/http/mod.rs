@@ -84,7 +84,9 @@ mod resolvers;
 mod response;
 
 pub use authorize::{authorize_principal, AuthorizeFuture, PrincipalAuthorizer, TenantAuthorizer};
-pub use layer::{ResolvedTenant, TenantFuture, TenantLayer, TenantLayerBuilder, TenantService};
+pub use layer::{
+    ResolvedTenant, SourceConflict, TenantFuture, TenantLayer, TenantLayerBuilder, TenantService,
+};
 pub use lookup::{lookup_fn, FnLookup, LookupFuture, TenantLookup};
 pub use resolvers::{
     request_resolver_fn, ApiKeyResolver, ClaimResolver, Claims, DomainResolver, FnRequestResolver,
