@@ -213,14 +213,17 @@ impl CursorKey {
             .find(|s| s.id == id)
     }
 
-    /// Logs, once per key, that the development key is in use.
-    fn warn_if_development(&self) {
-        if self.is_development() && !self.0.warned.swap(true, Ordering::Relaxed) {
+    /// Logs, once per key (and its clones), that the development key is in use; whether it
+    /// logged now.
+    pub(crate) fn warn_if_development(&self) -> bool {
+        let warn = self.is_development() && !self.0.warned.swap(true, Ordering::Relaxed);
+        if warn {
             tracing::warn!(
                 "dynabao: pagination cursors use the public development key; set a cursor key \
                  (Db::with_cursor_key or DYNABAO_CURSOR_KEY) in production"
             );
         }
+        warn
     }
 }
 
@@ -764,44 +767,22 @@ mod tests {
         );
     }
 
-    /// Counts `warn` events.
-    struct WarnCounter(Arc<std::sync::atomic::AtomicUsize>);
-
-    impl tracing::Subscriber for WarnCounter {
-        fn enabled(&self, _: &tracing::Metadata<'_>) -> bool {
-            true
-        }
-        fn new_span(&self, _: &tracing::span::Attributes<'_>) -> tracing::span::Id {
-            tracing::span::Id::from_u64(1)
-        }
-        fn record(&self, _: &tracing::span::Id, _: &tracing::span::Record<'_>) {}
-        fn record_follows_from(&self, _: &tracing::span::Id, _: &tracing::span::Id) {}
-        fn event(&self, event: &tracing::Event<'_>) {
-            if *event.metadata().level() == tracing::Level::WARN {
-                self.0.fetch_add(1, Ordering::SeqCst);
-            }
-        }
-        fn enter(&self, _: &tracing::span::Id) {}
-        fn exit(&self, _: &tracing::span::Id) {}
-    }
-
     #[test]
     fn the_development_key_warns_once_per_key_and_a_real_key_never() {
-        let warnings = Arc::new(std::sync::atomic::AtomicUsize::new(0));
         let a = scope("acme");
-        tracing::subscriber::with_default(WarnCounter(warnings.clone()), || {
-            let dev = CursorKey::development();
-            let c = encode(&dev, &binding(&a, ""), &last_key("acme")).unwrap();
-            decode(&dev, &binding(&a, ""), &c).unwrap();
-            encode(&dev, &binding(&a, ""), &last_key("acme")).unwrap();
-            assert_eq!(warnings.load(Ordering::SeqCst), 1);
-            // A fresh development key (another `Db::new` handle) warns again, once.
-            decode(&CursorKey::development(), &binding(&a, ""), &c).unwrap();
-            assert_eq!(warnings.load(Ordering::SeqCst), 2);
-            let real = CursorKey::new(SECRET).unwrap();
-            let c = encode(&real, &binding(&a, ""), &last_key("acme")).unwrap();
-            decode(&real, &binding(&a, ""), &c).unwrap();
-            assert_eq!(warnings.load(Ordering::SeqCst), 2);
-        });
+        let dev = CursorKey::development();
+        let c = encode(&dev, &binding(&a, ""), &last_key("acme")).unwrap();
+        decode(&dev, &binding(&a, ""), &c).unwrap();
+        // The first use warned; later ones, and clones of the key (one `Db`), do not.
+        assert!(!dev.warn_if_development());
+        assert!(!dev.clone().warn_if_development());
+        // A fresh development key (another `Db::new` handle) warns again, once.
+        let other = CursorKey::development();
+        assert!(other.warn_if_development());
+        assert!(!other.warn_if_development());
+        let real = CursorKey::new(SECRET).unwrap();
+        let c = encode(&real, &binding(&a, ""), &last_key("acme")).unwrap();
+        decode(&real, &binding(&a, ""), &c).unwrap();
+        assert!(!real.warn_if_development());
     }
 }

@@ -237,9 +237,8 @@ impl Db {
         Ok(match config.cursor_key {
             Some(key) => db.with_cursor_key(key),
             None => {
-                tracing::warn!(
-                    "no cursor key configured: cursors are signed with the public development key"
-                );
+                // Warns now, and marks the key so its first cursor does not warn again.
+                db.cursor_key().warn_if_development();
                 db
             }
         })
