@@ -1,76 +1,238 @@
 //! Opaque, authenticated pagination cursors ([invariant 6](crate#invariants)).
 //!
 //! A cursor carries DynamoDB's `LastEvaluatedKey` together with what it was issued for: the
-//! tenant, the model, the index and a digest of the key condition. The whole is signed with
-//! HMAC-SHA256 (truncated to 128 bits) under the [`CursorKey`] of the [`Db`](crate::Db), and
-//! encoded as URL-safe base64. A cursor that was edited, signed under another key, or replayed
-//! for another tenant, model, index or key condition is [`Error::InvalidCursor`], and the query
-//! sends nothing.
+//! tenant, the model, the index and a digest of the key condition, plus the time it was issued.
+//! All of it is encrypted and authenticated with XChaCha20-Poly1305 under the [`CursorKey`] of
+//! the [`Db`](crate::Db) (a fresh random 192-bit nonce per cursor), and encoded as URL-safe
+//! base64. A client holding a cursor learns nothing from it: not the tenant id, not the stored
+//! keys (which may hold an email or any other key value); its length only tells a size class,
+//! since the plaintext is padded to a multiple of 32 bytes.
+//!
+//! A cursor that was edited, issued under a key the `Db` does not hold, issued longer ago than
+//! the key's [lifetime](CursorKey::with_lifetime), or replayed for another tenant, model, index
+//! or key condition is [`Error::InvalidCursor`], and the query sends nothing.
+//!
+//! Keys rotate: every cursor names the key it was issued under by a 4-byte key id (derived from
+//! the secret, so nothing to configure), new cursors are always issued under the current key,
+//! and keys added with [`CursorKey::with_previous`] are still accepted for decoding until they
+//! are dropped.
 //!
 //! Filters, limits and projections are not bound: a client may change them between pages.
+//! Cursors of the format before encryption (version 1, signed only) are refused.
+//!
+//! The key a cursor resumes from is always the tenant's own: it is either an item of the
+//! queried model or an item of another model of the same tenant that shares the partition and
+//! that the query skipped. Either way it must carry the tenant's prefix, checked on decode in
+//! addition to the authentication.
 
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use aws_sdk_dynamodb::types::AttributeValue;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
+use chacha20poly1305::aead::{Aead, Generate, Payload};
+use chacha20poly1305::{XChaCha20Poly1305, XNonce};
 use hmac::{Hmac, KeyInit, Mac};
 use sha2::{Digest, Sha256};
 
 use crate::error::{Error, Item};
 use crate::key::KeyScope;
 
-/// Format version, the first byte of every cursor.
-const VERSION: u8 = 1;
-/// Bytes of the HMAC tag kept at the end of a cursor.
+/// Format version, the first byte of every cursor. Version 1 was signed, not encrypted.
+const VERSION: u8 = 2;
+/// Bytes of the key id that follows the version.
+const KEY_ID_LEN: usize = 4;
+/// Bytes of the XChaCha20 nonce.
+const NONCE_LEN: usize = 24;
+/// Bytes of the Poly1305 tag at the end of the ciphertext.
 const TAG_LEN: usize = 16;
+/// The header: version and key id, authenticated as associated data.
+const HEADER_LEN: usize = 1 + KEY_ID_LEN;
+/// The plaintext is padded with zeros to a multiple of this, so a cursor's length tells little.
+const PAD_TO: usize = 32;
 /// Bytes of the key-condition digest.
 const DIGEST_LEN: usize = 16;
+/// The shortest secret [`CursorKey::new`] accepts.
+pub const MIN_SECRET_LEN: usize = 32;
 /// The development key used when none is configured.
 const DEVELOPMENT_KEY: &[u8] = b"dynabao development cursor key: set a real one in production";
 
-/// The secret cursors are signed with.
+/// The secret cursors are encrypted with, the previous secrets still accepted, and the cursors'
+/// lifetime.
 ///
-/// Set a random key of at least 32 bytes in production ([`Db::with_cursor_key`](crate::Db::with_cursor_key),
-/// or `DYNABAO_CURSOR_KEY` for [`Config::from_env`](crate::Config::from_env)), and share it
-/// between every instance that serves the same clients. Without one, a fixed development key is
-/// used: cursors still cannot cross tenants (the tenant is inside what is signed), but anyone who
-/// reads this source can forge a cursor for their own tenant's partitions.
+/// Set a random key of at least [`MIN_SECRET_LEN`] bytes in production
+/// ([`Db::with_cursor_key`](crate::Db::with_cursor_key), or `DYNABAO_CURSOR_KEY` for
+/// [`Config::from_env`](crate::Config::from_env)), and share it between every instance that
+/// serves the same clients. Without one, a fixed development key is used: cursors still cannot
+/// cross tenants (the tenant is inside what is authenticated, and the keys inside are checked),
+/// but anyone who reads this source can read cursors and forge one for their own tenant's
+/// partitions. A handle that issues or reads a cursor under the development key logs a warning
+/// the first time it does, whichever constructor made it (`Db::connect` warns at once).
+///
+/// To rotate, make the new secret current and keep the old one for as long as its cursors
+/// should work:
+///
+/// ```
+/// use std::time::Duration;
+/// use dynabao::CursorKey;
+///
+/// let key = CursorKey::new("a new random secret of at least 32 bytes")?
+///     .with_previous("the old random secret, at least 32 bytes too")?
+///     .with_lifetime(Duration::from_secs(24 * 3600));
+/// assert!(CursorKey::new("short").is_err());
+/// # let _ = key;
+/// # Ok::<(), dynabao::Error>(())
+/// ```
 #[derive(Clone)]
-pub struct CursorKey(std::sync::Arc<[u8]>);
+pub struct CursorKey(Arc<Ring>);
+
+/// What a [`CursorKey`] holds.
+struct Ring {
+    current: Secret,
+    previous: Vec<Secret>,
+    lifetime: Option<Duration>,
+    /// Whether the development-key warning was logged for this key.
+    warned: AtomicBool,
+}
+
+/// One secret, as derived keys.
+#[derive(Clone)]
+struct Secret {
+    /// Names the secret in the cursors issued under it.
+    id: [u8; KEY_ID_LEN],
+    /// The XChaCha20-Poly1305 key.
+    cipher_key: [u8; 32],
+    development: bool,
+}
+
+impl Secret {
+    fn derive(secret: &[u8]) -> Secret {
+        let prf = |label: &[u8]| -> [u8; 32] {
+            // HMAC takes keys of any length, so this cannot fail; a failure still yields a
+            // (useless, never matching) zero key rather than a panic.
+            match <Hmac<Sha256> as KeyInit>::new_from_slice(secret) {
+                Ok(mac) => mac.chain_update(label).finalize().into_bytes().into(),
+                Err(_) => [0; 32],
+            }
+        };
+        let id_bytes = prf(b"dynabao cursor key id v2");
+        let mut id = [0; KEY_ID_LEN];
+        id.copy_from_slice(&id_bytes[..KEY_ID_LEN]);
+        Secret {
+            id,
+            cipher_key: prf(b"dynabao cursor encryption key v2"),
+            development: secret == DEVELOPMENT_KEY,
+        }
+    }
+
+    fn cipher(&self) -> XChaCha20Poly1305 {
+        XChaCha20Poly1305::new(&self.cipher_key.into())
+    }
+}
+
+/// A secret shorter than [`MIN_SECRET_LEN`].
+fn short_secret(len: usize) -> Error {
+    Error::Config(format!(
+        "a cursor key secret must be at least {MIN_SECRET_LEN} bytes, this one has {len}"
+    ))
+}
 
 impl CursorKey {
-    /// A key from secret bytes.
-    pub fn new(secret: impl AsRef<[u8]>) -> Self {
-        CursorKey(std::sync::Arc::from(secret.as_ref()))
+    /// A key from secret bytes: at least [`MIN_SECRET_LEN`] of them (a random value, not a
+    /// password), else [`Error::Config`].
+    pub fn new(secret: impl AsRef<[u8]>) -> Result<Self, Error> {
+        let secret = secret.as_ref();
+        if secret.len() < MIN_SECRET_LEN {
+            return Err(short_secret(secret.len()));
+        }
+        Ok(CursorKey::from_secret(secret))
+    }
+
+    fn from_secret(secret: &[u8]) -> Self {
+        CursorKey(Arc::new(Ring {
+            current: Secret::derive(secret),
+            previous: Vec::new(),
+            lifetime: None,
+            warned: AtomicBool::new(false),
+        }))
     }
 
     /// The fixed development key.
     pub fn development() -> Self {
-        CursorKey::new(DEVELOPMENT_KEY)
+        CursorKey::from_secret(DEVELOPMENT_KEY)
     }
 
-    /// Whether this is the fixed development key.
+    /// Whether cursors are issued under the fixed development key.
     pub fn is_development(&self) -> bool {
-        &*self.0 == DEVELOPMENT_KEY
+        self.0.current.development
     }
 
-    fn mac(&self) -> Hmac<Sha256> {
-        // HMAC accepts keys of any length; this cannot fail, but an error is still handled.
-        match <Hmac<Sha256> as KeyInit>::new_from_slice(&self.0) {
-            Ok(mac) => mac,
-            Err(_) => Hmac::<Sha256>::new(&Default::default()),
+    /// Also accepts cursors issued under `secret` (a key being rotated out); new cursors are
+    /// still issued under the current key. Same length rule as [`new`](CursorKey::new).
+    pub fn with_previous(self, secret: impl AsRef<[u8]>) -> Result<Self, Error> {
+        let secret = secret.as_ref();
+        if secret.len() < MIN_SECRET_LEN {
+            return Err(short_secret(secret.len()));
         }
+        let mut ring = self.ring();
+        ring.previous.push(Secret::derive(secret));
+        Ok(CursorKey(Arc::new(ring)))
+    }
+
+    /// Cursors older than `lifetime` are [`Error::InvalidCursor`] (reason `"expired"`). The
+    /// lifetime is checked when a cursor is read, so shortening it applies to cursors already
+    /// issued. Without one, cursors do not expire.
+    pub fn with_lifetime(self, lifetime: Duration) -> Self {
+        let mut ring = self.ring();
+        ring.lifetime = Some(lifetime);
+        CursorKey(Arc::new(ring))
+    }
+
+    /// The lifetime of cursors, if they have one.
+    pub fn lifetime(&self) -> Option<Duration> {
+        self.0.lifetime
+    }
+
+    /// A copy of the ring, to derive a changed key from.
+    fn ring(&self) -> Ring {
+        Ring {
+            current: self.0.current.clone(),
+            previous: self.0.previous.clone(),
+            lifetime: self.0.lifetime,
+            warned: AtomicBool::new(self.0.warned.load(Ordering::Relaxed)),
+        }
+    }
+
+    /// The secret named `id`: the current one or a previous one.
+    fn secret(&self, id: &[u8]) -> Option<&Secret> {
+        std::iter::once(&self.0.current)
+            .chain(&self.0.previous)
+            .find(|s| s.id == id)
+    }
+
+    /// Logs, once per key (and its clones), that the development key is in use; whether it
+    /// logged now.
+    pub(crate) fn warn_if_development(&self) -> bool {
+        let warn = self.is_development() && !self.0.warned.swap(true, Ordering::Relaxed);
+        if warn {
+            tracing::warn!(
+                "dynabao: pagination cursors use the public development key; set a cursor key \
+                 (Db::with_cursor_key or DYNABAO_CURSOR_KEY) in production"
+            );
+        }
+        warn
     }
 }
 
 impl std::fmt::Debug for CursorKey {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(if self.is_development() {
-            "CursorKey(development)"
-        } else {
-            "CursorKey(..)"
-        })
+        if self.is_development() {
+            return f.write_str("CursorKey(development)");
+        }
+        f.write_str("CursorKey(..)")
     }
 }
 
@@ -115,34 +277,74 @@ fn invalid(reason: &'static str) -> Error {
     Error::InvalidCursor { reason }
 }
 
-/// Encodes and signs a `LastEvaluatedKey` for `binding`.
+/// Seconds since the Unix epoch now (0 for a clock before 1970, which never expires anything
+/// wrongly: such a clock makes every cursor look fresh).
+fn now_secs() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs())
+}
+
+/// Encrypts a `LastEvaluatedKey` for `binding`.
 pub(crate) fn encode(
     key: &CursorKey,
     binding: &Binding<'_>,
     last_key: &Item,
 ) -> Result<String, Error> {
-    let mut buf = Vec::with_capacity(256);
-    buf.push(VERSION);
+    encode_at(key, binding, last_key, now_secs())
+}
+
+/// [`encode`] with the issue time given (seconds since the epoch).
+fn encode_at(
+    key: &CursorKey,
+    binding: &Binding<'_>,
+    last_key: &Item,
+    issued_at: u64,
+) -> Result<String, Error> {
+    key.warn_if_development();
+    let mut plain = Vec::with_capacity(256);
+    plain.extend_from_slice(&issued_at.to_be_bytes());
     put_str(
-        &mut buf,
+        &mut plain,
         binding.scope.tenant().map(|t| t.as_str()).unwrap_or(""),
     )?;
-    put_str(&mut buf, binding.model_prefix)?;
-    put_str(&mut buf, binding.index)?;
-    buf.extend_from_slice(&binding.condition);
+    put_str(&mut plain, binding.model_prefix)?;
+    put_str(&mut plain, binding.index)?;
+    plain.extend_from_slice(&binding.condition);
     let mut entries: Vec<(&String, &AttributeValue)> = last_key.iter().collect();
     entries.sort_by(|a, b| a.0.cmp(b.0));
-    buf.push(u8::try_from(entries.len()).map_err(|_| invalid("too many key attributes"))?);
+    plain.push(u8::try_from(entries.len()).map_err(|_| invalid("too many key attributes"))?);
     for (name, value) in entries {
         let AttributeValue::S(v) = value else {
             return Err(invalid("a key attribute is not a string"));
         };
-        put_str(&mut buf, name)?;
-        put_str(&mut buf, v)?;
+        put_str(&mut plain, name)?;
+        put_str(&mut plain, v)?;
     }
-    let tag = key.mac().chain_update(&buf).finalize().into_bytes();
-    buf.extend_from_slice(&tag[..TAG_LEN]);
-    Ok(URL_SAFE_NO_PAD.encode(buf))
+    plain.resize(plain.len().div_ceil(PAD_TO) * PAD_TO, 0);
+
+    let secret = &key.0.current;
+    let mut out = Vec::with_capacity(HEADER_LEN + NONCE_LEN + plain.len() + TAG_LEN);
+    out.push(VERSION);
+    out.extend_from_slice(&secret.id);
+    let nonce = XNonce::try_generate().map_err(|e| {
+        Error::Config(format!(
+            "cursor: the operating system's random source failed: {e}"
+        ))
+    })?;
+    let sealed = secret
+        .cipher()
+        .encrypt(
+            &nonce,
+            Payload {
+                msg: &plain,
+                aad: &out[..HEADER_LEN],
+            },
+        )
+        .map_err(|_| invalid("cannot encrypt the cursor"))?;
+    out.extend_from_slice(&nonce);
+    out.extend_from_slice(&sealed);
+    Ok(URL_SAFE_NO_PAD.encode(out))
 }
 
 struct Reader<'a> {
@@ -163,6 +365,12 @@ impl<'a> Reader<'a> {
         Ok(self.take(1)?[0])
     }
 
+    fn u64(&mut self) -> Result<u64, Error> {
+        let mut b = [0u8; 8];
+        b.copy_from_slice(self.take(8)?);
+        Ok(u64::from_be_bytes(b))
+    }
+
     fn str(&mut self) -> Result<&'a str, Error> {
         let len = self.take(2)?;
         let len = u16::from_be_bytes([len[0], len[1]]) as usize;
@@ -170,23 +378,53 @@ impl<'a> Reader<'a> {
     }
 }
 
-/// Verifies a cursor against `binding` and returns the `ExclusiveStartKey` it carries.
+/// Authenticates and decrypts a cursor, checks it against `binding`, and returns the
+/// `ExclusiveStartKey` it carries.
 pub(crate) fn decode(key: &CursorKey, binding: &Binding<'_>, cursor: &str) -> Result<Item, Error> {
+    decode_at(key, binding, cursor, now_secs())
+}
+
+/// [`decode`] at a given time (seconds since the epoch).
+fn decode_at(
+    key: &CursorKey,
+    binding: &Binding<'_>,
+    cursor: &str,
+    now: u64,
+) -> Result<Item, Error> {
+    key.warn_if_development();
     let raw = URL_SAFE_NO_PAD
         .decode(cursor.trim())
         .map_err(|_| invalid("not a cursor"))?;
-    if raw.len() < 1 + TAG_LEN {
+    if raw.len() < HEADER_LEN + NONCE_LEN + TAG_LEN {
         return Err(invalid("not a cursor"));
     }
-    let (body, tag) = raw.split_at(raw.len() - TAG_LEN);
-    key.mac()
-        .chain_update(body)
-        .verify_truncated_left(tag)
+    if raw[0] != VERSION {
+        return Err(invalid("unknown cursor version"));
+    }
+    let (header, rest) = raw.split_at(HEADER_LEN);
+    let (nonce, sealed) = rest.split_at(NONCE_LEN);
+    let secret = key
+        .secret(&header[1..])
+        // A key id this handle does not hold fails like a wrong tag: no key it holds signed it.
+        .ok_or_else(|| invalid("signature does not match"))?;
+    let nonce = XNonce::try_from(nonce).map_err(|_| invalid("not a cursor"))?;
+    let plain = secret
+        .cipher()
+        .decrypt(
+            &nonce,
+            Payload {
+                msg: sealed,
+                aad: header,
+            },
+        )
         .map_err(|_| invalid("signature does not match"))?;
 
-    let mut r = Reader { buf: body };
-    if r.byte()? != VERSION {
-        return Err(invalid("unknown cursor version"));
+    let mut r = Reader { buf: &plain };
+    let issued_at = r.u64()?;
+    if let Some(lifetime) = key.0.lifetime {
+        if now.saturating_sub(issued_at) > lifetime.as_secs() {
+            return Err(invalid("expired"));
+        }
     }
     let tenant = r.str()?;
     let model = r.str()?;
@@ -206,17 +444,19 @@ pub(crate) fn decode(key: &CursorKey, binding: &Binding<'_>, cursor: &str) -> Re
     }
     let count = r.byte()?;
     let mut item = HashMap::with_capacity(count as usize);
-    let prefix = binding.scope.model_prefix(binding.model_prefix);
+    // The item a page ends on may be another model of the same tenant that the query skipped
+    // (it shares the partition), so the check is the tenant's prefix, not the model's.
+    let prefix = binding.scope.tenant_prefix();
     for _ in 0..count {
         let name = r.str()?;
         let value = r.str()?;
-        // Defence in depth: every key in a cursor is this tenant's and model's.
+        // Defence in depth: every key in a cursor is this tenant's.
         if !value.starts_with(&prefix) {
             return Err(invalid("key outside the tenant"));
         }
         item.insert(name.to_owned(), AttributeValue::S(value.to_owned()));
     }
-    if !r.buf.is_empty() {
+    if r.buf.iter().any(|&b| b != 0) {
         return Err(invalid("trailing bytes"));
     }
     Ok(item)
@@ -226,6 +466,8 @@ pub(crate) fn decode(key: &CursorKey, binding: &Binding<'_>, cursor: &str) -> Re
 mod tests {
     use super::*;
     use crate::tenant::TenantId;
+
+    const SECRET: &[u8; 32] = b"0123456789abcdef0123456789abcdef";
 
     fn scope(t: &str) -> KeyScope {
         KeyScope::Tenant(TenantId::new(t).unwrap())
@@ -249,7 +491,7 @@ mod tests {
 
     #[test]
     fn round_trips() {
-        let key = CursorKey::new(b"0123456789abcdef0123456789abcdef");
+        let key = CursorKey::new(SECRET).unwrap();
         let a = scope("acme");
         let c = encode(&key, &binding(&a, ""), &last_key("acme")).unwrap();
         assert!(c
@@ -294,9 +536,24 @@ mod tests {
             reason(decode(&key, &other_cond, &c).unwrap_err()),
             "issued for another key condition"
         );
-        let other_key = CursorKey::new(b"another key");
+        // Another key has another key id: the cursor names a key this handle does not hold.
+        let other_key = CursorKey::new(b"another key, 32 bytes long......").unwrap();
         assert_eq!(
             reason(decode(&other_key, &binding(&a, "gsi1"), &c).unwrap_err()),
+            "signature does not match"
+        );
+    }
+
+    #[test]
+    fn a_cursor_under_a_known_key_id_with_a_wrong_tag_does_not_match() {
+        let key = CursorKey::new(SECRET).unwrap();
+        let a = scope("acme");
+        let c = encode(&key, &binding(&a, ""), &last_key("acme")).unwrap();
+        let mut bytes = URL_SAFE_NO_PAD.decode(&c).unwrap();
+        let last = bytes.len() - 1;
+        bytes[last] ^= 0x80;
+        assert_eq!(
+            reason(decode(&key, &binding(&a, ""), &URL_SAFE_NO_PAD.encode(&bytes)).unwrap_err()),
             "signature does not match"
         );
     }
@@ -340,5 +597,192 @@ mod tests {
             reason(decode(&key, &binding(&a, ""), &c).unwrap_err()),
             "key outside the tenant"
         );
+    }
+
+    #[test]
+    fn a_skipped_item_of_another_model_of_the_tenant_is_a_valid_resume_point() {
+        // A page can end on an item of another model that shares the partition (skipped by the
+        // query); its key carries the tenant, not the model, and must round-trip.
+        let key = CursorKey::new(SECRET).unwrap();
+        let a = scope("acme");
+        let skipped = Item::from([
+            ("_pk".to_owned(), AttributeValue::S("[acme]#u#1".into())),
+            ("_sk".to_owned(), AttributeValue::S("[acme]#post#9".into())),
+            (
+                "_gsi1_pk".to_owned(),
+                AttributeValue::S("[acme]#post#x".into()),
+            ),
+        ]);
+        let c = encode(&key, &binding(&a, ""), &skipped).unwrap();
+        assert_eq!(decode(&key, &binding(&a, ""), &c).unwrap(), skipped);
+    }
+
+    #[test]
+    fn a_decoded_cursor_shows_no_tenant_id_and_no_key_value() {
+        // Attack: base64-decode a cursor and read the tenant id and the stored keys out of it.
+        let key = CursorKey::development(); // even the public key: nothing is plain text
+        let tenant = "tenant-visible-7f3";
+        let t = scope(tenant);
+        let item = Item::from([
+            (
+                "_pk".to_owned(),
+                AttributeValue::S(format!("[{tenant}]#u#alice@example.com")),
+            ),
+            (
+                "_sk".to_owned(),
+                AttributeValue::S(format!("[{tenant}]#u#_")),
+            ),
+        ]);
+        let c = encode(&key, &binding(&t, "gsi4"), &item).unwrap();
+        let raw = URL_SAFE_NO_PAD.decode(&c).unwrap();
+        let contains = |needle: &[u8]| raw.windows(needle.len()).any(|w| w == needle);
+        for needle in [
+            tenant.as_bytes(),
+            b"alice@example.com",
+            b"alice",
+            b"_pk",
+            b"gsi4",
+            b"#u#",
+        ] {
+            assert!(
+                !contains(needle),
+                "{:?} visible",
+                String::from_utf8_lossy(needle)
+            );
+        }
+        // Two cursors for the same key differ (random nonce), so equal positions do not show.
+        let again = encode(&key, &binding(&t, "gsi4"), &item).unwrap();
+        assert_ne!(c, again);
+        // The length tells a size class only.
+        assert_eq!((raw.len() - HEADER_LEN - NONCE_LEN - TAG_LEN) % PAD_TO, 0);
+    }
+
+    #[test]
+    fn rotation_accepts_previous_keys_and_issues_under_the_current_one() {
+        let old_secret = b"the old secret, thirty-two bytes";
+        let new_secret = b"the new secret, thirty-two bytes";
+        let old = CursorKey::new(old_secret).unwrap();
+        let a = scope("acme");
+        let issued_before = encode(&old, &binding(&a, ""), &last_key("acme")).unwrap();
+
+        let rotated = CursorKey::new(new_secret)
+            .unwrap()
+            .with_previous(old_secret)
+            .unwrap();
+        assert_eq!(
+            decode(&rotated, &binding(&a, ""), &issued_before).unwrap(),
+            last_key("acme")
+        );
+        // Binding checks still apply to old-key cursors.
+        assert_eq!(
+            reason(decode(&rotated, &binding(&scope("globex"), ""), &issued_before).unwrap_err()),
+            "issued for another tenant"
+        );
+        // New cursors are issued under the new key: the new key alone reads them, the old one
+        // does not.
+        let issued_after = encode(&rotated, &binding(&a, ""), &last_key("acme")).unwrap();
+        let new_only = CursorKey::new(new_secret).unwrap();
+        assert!(decode(&new_only, &binding(&a, ""), &issued_after).is_ok());
+        assert_eq!(
+            reason(decode(&old, &binding(&a, ""), &issued_after).unwrap_err()),
+            "signature does not match"
+        );
+        // Once the old key is dropped, its cursors stop working.
+        assert_eq!(
+            reason(decode(&new_only, &binding(&a, ""), &issued_before).unwrap_err()),
+            "signature does not match"
+        );
+    }
+
+    #[test]
+    fn lifetime_expires_cursors_as_invalid() {
+        let key = CursorKey::new(SECRET)
+            .unwrap()
+            .with_lifetime(Duration::from_secs(60));
+        assert_eq!(key.lifetime(), Some(Duration::from_secs(60)));
+        let a = scope("acme");
+        let c = encode_at(&key, &binding(&a, ""), &last_key("acme"), 1_000).unwrap();
+        assert!(decode_at(&key, &binding(&a, ""), &c, 1_000).is_ok());
+        assert!(decode_at(&key, &binding(&a, ""), &c, 1_060).is_ok());
+        assert_eq!(
+            reason(decode_at(&key, &binding(&a, ""), &c, 1_061).unwrap_err()),
+            "expired"
+        );
+        // A clock behind the issuer's (another instance) does not reject a fresh cursor.
+        assert!(decode_at(&key, &binding(&a, ""), &c, 900).is_ok());
+        // Without a lifetime nothing expires; shortening it applies to cursors already issued.
+        let forever = CursorKey::new(SECRET).unwrap();
+        assert_eq!(forever.lifetime(), None);
+        assert!(decode_at(&forever, &binding(&a, ""), &c, u64::MAX).is_ok());
+        let short = forever.with_lifetime(Duration::from_secs(10));
+        assert_eq!(
+            reason(decode_at(&short, &binding(&a, ""), &c, 1_011).unwrap_err()),
+            "expired"
+        );
+    }
+
+    #[test]
+    fn short_or_empty_secrets_are_refused() {
+        for bad in [&b""[..], b"short", &[7u8; 31]] {
+            let err = CursorKey::new(bad).unwrap_err();
+            assert!(
+                matches!(&err, Error::Config(m) if m.contains("at least 32 bytes")),
+                "{err}"
+            );
+            let err = CursorKey::new(SECRET)
+                .unwrap()
+                .with_previous(bad)
+                .unwrap_err();
+            assert!(matches!(err, Error::Config(_)));
+        }
+        assert!(CursorKey::new([7u8; 32]).is_ok());
+        let key = CursorKey::new([7u8; 32]).unwrap();
+        assert!(!key.is_development());
+        assert_eq!(format!("{key:?}"), "CursorKey(..)");
+        assert!(CursorKey::development().is_development());
+        assert!(CursorKey::default().is_development());
+        assert_eq!(
+            format!("{:?}", CursorKey::development()),
+            "CursorKey(development)"
+        );
+    }
+
+    #[test]
+    fn version_one_cursors_are_refused() {
+        // The signed-only format: version byte 1, then the tenant id in plain text.
+        let mut v1 = vec![1u8, 0, 4];
+        v1.extend_from_slice(b"acme");
+        v1.extend_from_slice(&[0u8; 64]);
+        let a = scope("acme");
+        assert_eq!(
+            reason(
+                decode(
+                    &CursorKey::development(),
+                    &binding(&a, ""),
+                    &URL_SAFE_NO_PAD.encode(v1)
+                )
+                .unwrap_err()
+            ),
+            "unknown cursor version"
+        );
+    }
+
+    #[test]
+    fn the_development_key_warns_once_per_key_and_a_real_key_never() {
+        let a = scope("acme");
+        let dev = CursorKey::development();
+        let c = encode(&dev, &binding(&a, ""), &last_key("acme")).unwrap();
+        decode(&dev, &binding(&a, ""), &c).unwrap();
+        // The first use warned; later ones, and clones of the key (one `Db`), do not.
+        assert!(!dev.warn_if_development());
+        assert!(!dev.clone().warn_if_development());
+        // A fresh development key (another `Db::new` handle) warns again, once.
+        let other = CursorKey::development();
+        assert!(other.warn_if_development());
+        assert!(!other.warn_if_development());
+        let real = CursorKey::new(SECRET).unwrap();
+        let c = encode(&real, &binding(&a, ""), &last_key("acme")).unwrap();
+        decode(&real, &binding(&a, ""), &c).unwrap();
+        assert!(!real.warn_if_development());
     }
 }

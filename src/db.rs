@@ -91,7 +91,7 @@ impl Config {
                     "DYNABAO_CURSOR_KEY must be at least 32 bytes".into(),
                 ))
             }
-            k => k.map(CursorKey::new),
+            k => k.map(CursorKey::new).transpose()?,
         };
         let millis = |name: &str| -> Result<Option<std::time::Duration>, Error> {
             match var(name) {
@@ -298,9 +298,8 @@ impl Db {
         Ok(match config.cursor_key {
             Some(key) => db.with_cursor_key(key),
             None => {
-                tracing::warn!(
-                    "no cursor key configured: cursors are signed with the public development key"
-                );
+                // Warns now, and marks the key so its first cursor does not warn again.
+                db.cursor_key().warn_if_development();
                 db
             }
         })

@@ -201,8 +201,9 @@ pub enum Error {
         reason: String,
     },
 
-    /// A pagination cursor was edited, signed with another key, or issued for another tenant,
-    /// model, index or key condition. Nothing was sent.
+    /// A pagination cursor was edited, issued under a key this `Db` does not hold, expired (see
+    /// [`CursorKey::with_lifetime`](crate::CursorKey::with_lifetime)), or issued for another
+    /// tenant, model, index or key condition. Nothing was sent.
     #[error("invalid cursor: {reason}")]
     InvalidCursor {
         /// Why it was rejected (safe to show to a client).

@@ -37,19 +37,30 @@ pub struct ResolvedTenant {
 ///
 /// For each request that is not [excluded](TenantLayerBuilder::exclude):
 ///
-/// 1. The resolvers are asked in order; the first that answers wins, and a resolver error stops
-///    the chain (it is never skipped over).
+/// 1. The resolvers are asked in order, and a resolver error stops the chain (it is never
+///    skipped over). By default every resolver is asked, and answers that name different
+///    tenants refuse the request with `403 tenant_mismatch` (a verified claim for tenant A
+///    and a subdomain of tenant B is an attack or a bug, never a choice to make in silence);
+///    with [`SourceConflict::FirstAnswer`] the first answer wins and later resolvers are not
+///    asked ([`TenantLayerBuilder::on_conflict`]).
 /// 2. A [claimed](Trust::Claimed) tenant (header, query, path, host) is checked by the
 ///    [`TenantAuthorizer`] against the authenticated principal; a [verified](Trust::Verified)
-///    one (API key, verified claim) is used as is.
+///    one (API key, verified claim) is used as is. When a verified source and claimed ones
+///    agree, the tenant counts as verified.
 /// 3. The tenant is recorded on the request's span, put in the extensions as
 ///    [`ResolvedTenant`], and the inner service runs scoped to it.
+///
+/// Tenant ids are case-sensitive. A resolver that reads a case-insensitive source and folds it
+/// to lowercase ([`SubdomainResolver`](super::SubdomainResolver), see
+/// [`RequestResolver::folds_case`]) can only ever name lowercase ids, so a layer that has one
+/// accepts lowercase tenant ids only, from every source (`400 invalid_tenant_id` otherwise):
+/// behind it, `Acme` and `acme` can never both be used.
 ///
 /// Failures are answered by the layer itself, with JSON bodies
 /// `{"error": "<code>", "message": "..."}` ([`Rejection`]): no tenant `400 tenant_required`, an
 /// invalid tenant id `400 invalid_tenant_id`, no principal to check `401 unauthorized`, a tenant
-/// the principal may not use `403 tenant_forbidden`, a lookup that failed `500 internal_error`
-/// (logged, never sent).
+/// the principal may not use `403 tenant_forbidden`, sources that name different tenants `403
+/// tenant_mismatch`, a lookup that failed `500 internal_error` (logged, never sent).
 ///
 /// Tracing: every request that is not excluded runs inside a `dynabao.tenant` span whose
 /// `tenant` and `tenant.resolver` fields are recorded once resolved. The layer also records
@@ -83,11 +94,31 @@ pub struct TenantLayer {
     config: Arc<Config>,
 }
 
+/// What a [`TenantLayer`] does when two resolvers name different tenants for one request; set
+/// with [`TenantLayerBuilder::on_conflict`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+#[non_exhaustive]
+pub enum SourceConflict {
+    /// Every resolver is asked; answers that name different tenants refuse the request with
+    /// `403 tenant_mismatch`. The default: a verified source (an API key, a verified claim)
+    /// and a claimed one (a header, a subdomain) that disagree never run as either.
+    #[default]
+    Refuse,
+    /// The first resolver that answers wins and the later ones are not asked, so a
+    /// disagreement goes unnoticed. For chains whose sources are alternatives by design (a
+    /// claimed header that may legitimately differ from the verified tenant it comes after,
+    /// say) and for resolvers too costly to ask on every request.
+    FirstAnswer,
+}
+
 /// What a [`TenantLayer`] does; shared by all its services.
 struct Config {
     resolvers: Vec<Arc<dyn RequestResolver>>,
     authorizer: Option<Arc<dyn TenantAuthorizer>>,
     excluded: Vec<Exclusion>,
+    conflict: SourceConflict,
+    /// A resolver folds case: accept lowercase tenant ids only.
+    lowercase_only: bool,
 }
 
 /// A path (or path prefix) that runs without a tenant.
@@ -119,6 +150,7 @@ impl TenantLayer {
             authorizer: None,
             excluded: Vec::new(),
             invalid: Vec::new(),
+            conflict: SourceConflict::default(),
         }
     }
 
@@ -161,25 +193,57 @@ impl Config {
     }
 
     async fn resolve(&self, request: &Parts) -> Result<ResolvedTenant, Rejection> {
+        // The first answer, and the first verified resolver that gave the same tenant.
+        let mut first: Option<(TenantId, &'static str, Trust)> = None;
+        let mut verified: Option<&'static str> = None;
         for resolver in &self.resolvers {
             let Some(tenant) = resolver.resolve(request).await? else {
                 continue;
             };
-            let trust = resolver.trust();
-            if trust == Trust::Claimed {
-                match &self.authorizer {
-                    Some(authorizer) => authorizer.authorize(request, &tenant).await?,
-                    // `build` refuses a claimed resolver without an authorizer; fail closed anyway.
-                    None => return Err(Rejection::Forbidden),
-                }
+            if self.lowercase_only && tenant.as_str().bytes().any(|b| b.is_ascii_uppercase()) {
+                return Err(Rejection::InvalidTenantId {
+                    reason: "tenant ids are lowercase here, since the host names tenants",
+                });
             }
-            return Ok(ResolvedTenant {
-                tenant,
-                resolver: resolver.name(),
-                trust,
-            });
+            let trust = resolver.trust();
+            match &first {
+                None => first = Some((tenant, resolver.name(), trust)),
+                Some((chosen, chosen_by, _)) if *chosen != tenant => {
+                    tracing::debug!(
+                        first = chosen_by,
+                        other = resolver.name(),
+                        "dynabao: two sources of the request name different tenants"
+                    );
+                    return Err(Rejection::TenantMismatch);
+                }
+                Some(_) => {}
+            }
+            if trust == Trust::Verified && verified.is_none() {
+                verified = Some(resolver.name());
+            }
+            if self.conflict == SourceConflict::FirstAnswer {
+                break;
+            }
         }
-        Err(Rejection::TenantRequired)
+        let Some((tenant, first_name, first_trust)) = first else {
+            return Err(Rejection::TenantRequired);
+        };
+        let (resolver, trust) = match verified {
+            Some(name) => (name, Trust::Verified),
+            None => (first_name, first_trust),
+        };
+        if trust == Trust::Claimed {
+            match &self.authorizer {
+                Some(authorizer) => authorizer.authorize(request, &tenant).await?,
+                // `build` refuses a claimed resolver without an authorizer; fail closed anyway.
+                None => return Err(Rejection::Forbidden),
+            }
+        }
+        Ok(ResolvedTenant {
+            tenant,
+            resolver,
+            trust,
+        })
     }
 }
 
@@ -190,11 +254,14 @@ pub struct TenantLayerBuilder {
     excluded: Vec<Exclusion>,
     /// Exclusions that are not paths, reported by `build`.
     invalid: Vec<String>,
+    conflict: SourceConflict,
 }
 
 impl TenantLayerBuilder {
     /// Appends a resolver to the chain. Resolvers are asked in the order they were added; put
-    /// verified sources (claims, API keys) before client-named ones.
+    /// verified sources (claims, API keys) before client-named ones (with
+    /// [`SourceConflict::FirstAnswer`] the order decides who wins; by default it decides which
+    /// resolver is reported and which error comes first).
     pub fn resolver(mut self, resolver: impl RequestResolver) -> Self {
         self.resolvers.push(Arc::new(resolver));
         self
@@ -204,6 +271,15 @@ impl TenantLayerBuilder {
     /// [claimed](Trust::Claimed).
     pub fn authorizer(mut self, authorizer: impl TenantAuthorizer) -> Self {
         self.authorizer = Some(Arc::new(authorizer));
+        self
+    }
+
+    /// What to do when two resolvers name different tenants for one request: refuse it (`403
+    /// tenant_mismatch`, the default, [`SourceConflict::Refuse`]) or let the first answer win
+    /// without asking the rest ([`SourceConflict::FirstAnswer`], the behaviour of dynabao
+    /// before this setting existed).
+    pub fn on_conflict(mut self, conflict: SourceConflict) -> Self {
+        self.conflict = conflict;
         self
     }
 
@@ -256,11 +332,14 @@ impl TenantLayerBuilder {
                 )));
             }
         }
+        let lowercase_only = self.resolvers.iter().any(|r| r.folds_case());
         Ok(TenantLayer {
             config: Arc::new(Config {
                 resolvers: self.resolvers,
                 authorizer: self.authorizer,
                 excluded: self.excluded,
+                conflict: self.conflict,
+                lowercase_only,
             }),
         })
     }
@@ -272,6 +351,7 @@ impl fmt::Debug for TenantLayerBuilder {
             .field("resolvers", &self.resolvers.len())
             .field("authorizer", &self.authorizer.is_some())
             .field("excluded", &self.excluded)
+            .field("conflict", &self.conflict)
             .finish_non_exhaustive()
     }
 }

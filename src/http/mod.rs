@@ -43,7 +43,7 @@
 //! | [`HeaderResolver`] | a header | `X-Tenant-ID` | claimed |
 //! | [`QueryResolver`] | a query parameter | `tenant_id` | claimed |
 //! | [`PathResolver`] | a path segment | (a pattern such as `/tenants/{tenant}`) | claimed |
-//! | [`SubdomainResolver`] | the host, under a base domain | (the base domain) | claimed |
+//! | [`SubdomainResolver`] | the host (lowercased), under a base domain | (the base domain) | claimed |
 //! | [`DomainResolver`] | the host, through a [`TenantLookup`] | | claimed |
 //! | [`ApiKeyResolver`] | an API key, through a [`TenantLookup`] | `X-API-Key` | verified |
 //! | [`ClaimResolver`] | a claim of a verified identity in the extensions | | verified |
@@ -59,6 +59,16 @@
 //! [`Rejection`] that stops the chain: a value that is there but malformed (an invalid tenant
 //! id, a parameter given twice) is an error, never a miss, so a later resolver cannot answer in
 //! its place.
+//!
+//! By default every resolver is asked, and two answers that name different tenants refuse the
+//! request with `403 tenant_mismatch` ([`SourceConflict::Refuse`]); agreeing answers count as
+//! verified when one of them is. [`SourceConflict::FirstAnswer`] (on
+//! [`TenantLayerBuilder::on_conflict`]) lets the first answer win without asking the rest.
+//!
+//! Tenant ids are case-sensitive, but host names are not: [`SubdomainResolver`] lowercases the
+//! host, and a layer that has it (any resolver whose [`folds_case`](RequestResolver::folds_case)
+//! is true) accepts lowercase tenant ids only, from every resolver, so that `Acme` and `acme`
+//! are never both usable behind it.
 //!
 //! # The principal
 //!
@@ -84,7 +94,9 @@ mod resolvers;
 mod response;
 
 pub use authorize::{authorize_principal, AuthorizeFuture, PrincipalAuthorizer, TenantAuthorizer};
-pub use layer::{ResolvedTenant, TenantFuture, TenantLayer, TenantLayerBuilder, TenantService};
+pub use layer::{
+    ResolvedTenant, SourceConflict, TenantFuture, TenantLayer, TenantLayerBuilder, TenantService,
+};
 pub use lookup::{lookup_fn, FnLookup, LookupFuture, TenantLookup};
 pub use resolvers::{
     request_resolver_fn, ApiKeyResolver, ClaimResolver, Claims, DomainResolver, FnRequestResolver,

@@ -38,6 +38,11 @@ pub enum Rejection {
     /// The authenticated principal may not use the tenant it named, or a verified identity maps
     /// to no tenant. `403 tenant_forbidden`.
     Forbidden,
+    /// Two sources of the request name different tenants (a verified claim for one, a
+    /// subdomain of another), and the layer refuses such requests (its default, see
+    /// [`SourceConflict`](super::SourceConflict)). Neither tenant is named in the response.
+    /// `403 tenant_mismatch`.
+    TenantMismatch,
     /// A resolver, lookup or authorizer could not do its work (a registry that is down). The
     /// source is logged, never sent. `500 internal_error`.
     Internal(BoxError),
@@ -51,7 +56,7 @@ impl Rejection {
                 StatusCode::BAD_REQUEST
             }
             Rejection::Unauthorized => StatusCode::UNAUTHORIZED,
-            Rejection::Forbidden => StatusCode::FORBIDDEN,
+            Rejection::Forbidden | Rejection::TenantMismatch => StatusCode::FORBIDDEN,
             Rejection::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -63,6 +68,7 @@ impl Rejection {
             Rejection::InvalidTenantId { .. } => "invalid_tenant_id",
             Rejection::Unauthorized => "unauthorized",
             Rejection::Forbidden => "tenant_forbidden",
+            Rejection::TenantMismatch => "tenant_mismatch",
             Rejection::Internal(_) => INTERNAL_CODE,
         }
     }
@@ -85,6 +91,9 @@ impl fmt::Display for Rejection {
             Rejection::InvalidTenantId { reason } => write!(f, "invalid tenant id: {reason}"),
             Rejection::Unauthorized => f.write_str("no valid credentials"),
             Rejection::Forbidden => f.write_str("the principal may not use this tenant"),
+            Rejection::TenantMismatch => {
+                f.write_str("the request's sources name different tenants")
+            }
             Rejection::Internal(e) => write!(f, "tenant resolution failed: {e}"),
         }
     }
@@ -143,7 +152,7 @@ const INTERNAL_MESSAGE: &str = "internal server error";
 /// | `TenantRequired`, `CrossTenant`, anything else | 500 | `internal_error` (logged) |
 ///
 /// `TenantRequired` inside a request that the layer scoped is a bug in the service (typically a
-/// bare `tokio::spawn`, which carries no tenant): it is a 500, logged at `error` level, and the
+/// bare `tokio::spawn` or `spawn_local`, which carry no tenant): it is a 500, logged at `error` level, and the
 /// client learns nothing about it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ErrorResponse {
@@ -237,6 +246,7 @@ impl From<Rejection> for ErrorResponse {
             Rejection::InvalidTenantId { reason } => format!("invalid tenant id: {reason}").into(),
             Rejection::Unauthorized => "missing or invalid credentials".into(),
             Rejection::Forbidden => "not allowed to use this tenant".into(),
+            Rejection::TenantMismatch => "the request names more than one tenant".into(),
             Rejection::Internal(e) => {
                 tracing::error!(error = %e, "dynabao: tenant resolution failed");
                 return ErrorResponse::internal();
@@ -287,8 +297,8 @@ impl From<&Error> for ErrorResponse {
                 tracing::error!(
                     code = err.code(),
                     "dynabao: a tenant-scoped operation ran without a tenant inside a request \
-                     (a bug in the service: a bare tokio::spawn, or a path excluded from the \
-                     tenant layer)"
+                     (a bug in the service: a bare tokio::spawn or spawn_local, or a path \
+                     excluded from the tenant layer)"
                 );
                 return ErrorResponse::internal();
             }

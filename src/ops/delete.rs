@@ -29,6 +29,8 @@ use crate::transact;
 
 /// A DeleteItem by primary key. Await it for the deleted item; a missing item is
 /// [`Error::NotFound`], decided by the delete's own condition.
+///
+/// It reads the tenant at its first poll, not when it is built ([more](crate::ops#when-the-tenant-is-read)).
 #[must_use = "a delete does nothing until it is awaited"]
 pub struct Delete<'a, M: Model> {
     pub(crate) db: &'a Db,

@@ -19,6 +19,8 @@ use crate::loader::Loader;
 use crate::model::Model;
 
 /// A GetItem by primary key. Await it for `Option<M>`.
+///
+/// It reads the tenant at its first poll, not when it is built ([more](crate::ops#when-the-tenant-is-read)).
 #[must_use = "a read does nothing until it is awaited"]
 pub struct Find<'a, M: Model> {
     db: &'a Db,

@@ -21,6 +21,8 @@ use crate::model::{Model, UniqueSchema};
 ///
 /// Both reads are checked against the current tenant. The owner is returned only if it still
 /// holds the value (an owner that moved to another value between the two reads gives `None`).
+///
+/// It reads the tenant at its first poll, not when it is built ([more](crate::ops#when-the-tenant-is-read)).
 #[must_use = "a read does nothing until it is awaited"]
 pub struct FindUnique<'a, M: Model> {
     db: &'a Db,

@@ -22,6 +22,8 @@ use crate::key;
 use crate::model::{Iteration, Model};
 
 /// Every item of model `M` in the current tenant (generated as `M::iterate(&db)`).
+///
+/// It reads the tenant at its first poll, not when it is built ([more](crate::ops#when-the-tenant-is-read)).
 #[must_use = "an iteration does nothing until it is consumed"]
 pub struct Iterate<'a, M: Model> {
     db: &'a Db,

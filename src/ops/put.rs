@@ -47,6 +47,8 @@ pub(crate) enum Mode {
 
 /// A PutItem of one model value. Await it, or call [`to_request`](Put::to_request) to see what
 /// would be sent.
+///
+/// It reads the tenant at its first poll, not when it is built ([more](crate::ops#when-the-tenant-is-read)).
 #[must_use = "a write does nothing until it is awaited"]
 pub struct Put<'a, M: Model> {
     pub(crate) db: &'a Db,

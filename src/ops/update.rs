@@ -61,6 +61,8 @@ enum Change {
 ///
 /// A missing item is [`Error::NotFound`]; with [`if_version`](Update::if_version), a stale
 /// version is [`Error::VersionConflict`].
+///
+/// It reads the tenant at its first poll, not when it is built ([more](crate::ops#when-the-tenant-is-read)).
 #[must_use = "an update does nothing until it is awaited"]
 pub struct Update<'a, M: Model> {
     pub(crate) db: &'a Db,

@@ -1,20 +1,39 @@
 //! [`TenantContext`]: the scoped tenant (a tokio task-local), the process-wide fallback, and
 //! the full lookup that ends in the resolver chain.
 
+use std::cell::RefCell;
 use std::future::Future;
+use std::pin::Pin;
 use std::sync::{PoisonError, RwLock};
-
-use tokio::task::futures::TaskLocalFuture;
+use std::task::{Context, Poll};
 
 use super::id::{IntoTenantId, TenantId};
 use super::resolver;
 use crate::Error;
 
-tokio::task_local! {
-    /// The tenant of the running scope. `Some(None)` is an explicit "no tenant" scope, used by
+thread_local! {
+    /// The binding of the scope being polled on this thread, if any. Each poll of a
+    /// [`Scoped`] future installs its binding and restores the previous one afterwards (also
+    /// on unwind), exactly what a tokio task-local does, with the task check of [`Binding`] on
+    /// top. `tenant: None` is an explicit "no tenant" scope, used by
     /// [`InCurrentTenant`](super::InCurrentTenant) when it captured no tenant, so that a future
     /// carries exactly what it captured even when it is polled under another scope.
-    static SCOPED: Option<TenantId>;
+    static SCOPED: RefCell<Option<Binding>> = const { RefCell::new(None) };
+}
+
+/// What a scope sets while its future is polled: the tenant, and the tokio task polling it.
+///
+/// A tokio task-local scope is set for the duration of each poll of the scoped future, and
+/// everything polled inside that poll sees it, including the tasks of a
+/// [`LocalSet`](tokio::task::LocalSet) driven from inside the scope: `spawn_local` called in
+/// tenant B's scope, on a set driven in tenant A's scope, would run as A. The binding records
+/// the [task id](tokio::task::try_id) of the poll that set it, and a lookup from another task
+/// sees no scoped tenant. A scope set outside any task (a `block_on` root future) carries
+/// `None`, and so does a lookup there.
+#[derive(Clone)]
+struct Binding {
+    tenant: Option<TenantId>,
+    task: Option<tokio::task::Id>,
 }
 
 /// The process-wide fallback tenant; see [`TenantContext::set_current_tenant`].
@@ -147,8 +166,23 @@ impl TenantContext {
     ///
     /// This is what [`spawn_in_tenant`](super::spawn_in_tenant) captures: a scope is carried
     /// into a spawned task, the process-wide fallback needs no carrying.
+    ///
+    /// A scope belongs to the task that polls it: a task that merely runs inside another task's
+    /// poll (a [`LocalSet`](tokio::task::LocalSet)'s `spawn_local` tasks, when the set is
+    /// driven inside a scope) sees no scoped tenant here.
     pub fn scoped() -> Option<TenantId> {
-        SCOPED.try_with(Clone::clone).ok().flatten()
+        SCOPED
+            .try_with(|cell| {
+                let binding = cell.try_borrow().ok()?;
+                let binding = binding.as_ref()?;
+                if binding.task == tokio::task::try_id() {
+                    binding.tenant.clone()
+                } else {
+                    None
+                }
+            })
+            .ok()
+            .flatten()
     }
 
     /// The full lookup every tenant-scoped operation performs: scope, then fallback, then the
@@ -180,11 +214,86 @@ fn fallback() -> Option<TenantId> {
 
 /// Runs `fut` with exactly `tenant` in scope; `None` scopes "no tenant" (hiding any outer
 /// scope). The concrete return type lets [`InTenant`](super::InTenant) name it.
-pub(super) fn scope_option<F: Future>(
-    tenant: Option<TenantId>,
-    fut: F,
-) -> TaskLocalFuture<Option<TenantId>, F> {
-    SCOPED.scope(tenant, fut)
+pub(super) fn scope_option<F: Future>(tenant: Option<TenantId>, fut: F) -> Scoped<F> {
+    Scoped {
+        tenant,
+        inner: Some(fut),
+    }
+}
+
+pin_project_lite::pin_project! {
+    /// A future run under a tenant scope bound to the task that polls it (see [`Binding`]).
+    ///
+    /// The scope is set for each poll and while the inner future is dropped (so its
+    /// destructors see the tenant it ran under), like tokio's own task-local futures.
+    pub(crate) struct Scoped<F> {
+        tenant: Option<TenantId>,
+        // `None` only while being dropped.
+        #[pin]
+        inner: Option<F>,
+    }
+
+    impl<F> PinnedDrop for Scoped<F> {
+        fn drop(this: Pin<&mut Self>) {
+            let this = this.project();
+            let binding = Binding {
+                tenant: this.tenant.clone(),
+                task: tokio::task::try_id(),
+            };
+            let mut inner = this.inner;
+            with_binding(binding, || inner.set(None));
+        }
+    }
+}
+
+/// Runs `f` with `binding` installed, restoring what was there before, also if `f` panics.
+///
+/// If the thread-local is gone (a future dropped while its thread shuts down), `f` runs with
+/// no scope at all: lookups fail closed, nothing panics.
+fn with_binding<R>(binding: Binding, f: impl FnOnce() -> R) -> R {
+    /// Puts the previous binding back when dropped.
+    struct Restore(Option<Option<Binding>>);
+
+    impl Drop for Restore {
+        fn drop(&mut self) {
+            if let Some(previous) = self.0.take() {
+                let _ = SCOPED.try_with(|cell| {
+                    if let Ok(mut slot) = cell.try_borrow_mut() {
+                        *slot = previous;
+                    }
+                });
+            }
+        }
+    }
+
+    let previous = SCOPED
+        .try_with(|cell| {
+            cell.try_borrow_mut()
+                .ok()
+                .map(|mut slot| slot.replace(binding))
+        })
+        .ok()
+        .flatten();
+    let _restore = Restore(previous);
+    f()
+}
+
+impl<F: Future> Future for Scoped<F> {
+    type Output = F::Output;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<F::Output> {
+        let this = self.project();
+        let binding = Binding {
+            tenant: this.tenant.clone(),
+            task: tokio::task::try_id(),
+        };
+        let inner = this.inner;
+        with_binding(binding, || match inner.as_pin_mut() {
+            Some(fut) => fut.poll(cx),
+            // Not reachable: the future is only taken out when `Scoped` itself is dropped.
+            None => Poll::Pending,
+        })
+    }
 }
 
 #[cfg(test)]

@@ -277,7 +277,7 @@ async fn a_cursor_signed_with_another_key_is_rejected() -> R {
     let db = fresh_db().await?;
     let other = db
         .clone()
-        .with_cursor_key(dynabao::CursorKey::new([7u8; 32]));
+        .with_cursor_key(dynabao::CursorKey::new([7u8; 32]).unwrap());
     let t = fresh_tenant();
     seed(&db, &t, "k", &[1, 2]).await?;
     TenantContext::run_with_tenant(&t, async {

@@ -42,8 +42,12 @@ pub(crate) fn request_host(request: &Parts) -> Result<Option<String>, Rejection>
 /// The tenant from the first label of the host under a base domain: with base `example.com`,
 /// `acme.example.com` is tenant `acme`. Claimed.
 ///
-/// The host is lowercased (DNS names are case-insensitive), so tenants named this way should
-/// have lowercase ids. No answer for: the bare base domain, an ignored label (`www` by default),
+/// The host is lowercased (DNS names are case-insensitive), so this resolver only ever names
+/// lowercase tenant ids, while tenant ids themselves are case-sensitive: tenants reached by
+/// subdomain need lowercase ids. It [folds case](crate::http::RequestResolver::folds_case), so a
+/// [`TenantLayer`](crate::http::TenantLayer) that has it accepts lowercase ids only, from every
+/// source: `ACME.example.com` is tenant `acme`, and a header naming `Acme` behind the same
+/// layer is `400 invalid_tenant_id`, never a second tenant. No answer for: the bare base domain, an ignored label (`www` by default),
 /// a deeper name (`a.b.example.com`), another domain, an IP address, no host. A label that is
 /// not a valid tenant id: `400 invalid_tenant_id`.
 #[derive(Debug, Clone)]
@@ -106,7 +110,7 @@ impl SubdomainResolver {
 claimed_resolver! {
     /// Treats the host as verified; see
     /// [`HeaderResolver::verified`](crate::http::HeaderResolver::verified).
-    SubdomainResolver, "subdomain"
+    SubdomainResolver, "subdomain", folds_case = true
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -22,6 +22,9 @@ use crate::tenant::TenantId;
 /// field, and `resolve` its inherent `find`.
 macro_rules! claimed_resolver {
     ($(#[$doc:meta])* $resolver:ident, $name:literal) => {
+        claimed_resolver!($(#[$doc])* $resolver, $name, folds_case = false);
+    };
+    ($(#[$doc:meta])* $resolver:ident, $name:literal, folds_case = $folds:literal) => {
         impl $resolver {
             $(#[$doc])*
             pub fn verified(mut self) -> Self {
@@ -37,6 +40,10 @@ macro_rules! claimed_resolver {
 
             fn trust(&self) -> $crate::http::Trust {
                 self.trust
+            }
+
+            fn folds_case(&self) -> bool {
+                $folds
             }
 
             fn resolve<'a>(
@@ -99,6 +106,15 @@ pub trait RequestResolver: Send + Sync + 'static {
 
     /// Looks for the tenant in `request`.
     fn resolve<'a>(&'a self, request: &'a Parts) -> ResolveFuture<'a>;
+
+    /// Whether this resolver reads a case-insensitive source and folds it to lowercase (the
+    /// host, for [`SubdomainResolver`]), so that it can only name lowercase tenant ids. A
+    /// [`TenantLayer`](super::TenantLayer) with such a resolver accepts lowercase tenant ids
+    /// only, from every resolver, so that two ids differing only by case are never both usable
+    /// behind it. The default is `false`.
+    fn folds_case(&self) -> bool {
+        false
+    }
 }
 
 /// Implements [`RequestResolver`] for smart pointers to a resolver, by forwarding to it.
@@ -115,6 +131,10 @@ macro_rules! forward_to_pointee {
 
             fn resolve<'a>(&'a self, request: &'a Parts) -> ResolveFuture<'a> {
                 (**self).resolve(request)
+            }
+
+            fn folds_case(&self) -> bool {
+                (**self).folds_case()
             }
         }
     )*};

@@ -40,6 +40,7 @@ async fn first_answer_wins_and_later_resolvers_are_not_asked() {
         .resolver(none)
         .resolver(first)
         .resolver(second)
+        .on_conflict(SourceConflict::FirstAnswer)
         .build()
         .unwrap();
     let resolved = layer.resolve(&head("/", &[])).await.unwrap();
@@ -85,6 +86,7 @@ async fn chain_order_decides_between_sources() {
         .resolver(HeaderResolver::default())
         .resolver(QueryResolver::default())
         .authorizer(principal_authorizer())
+        .on_conflict(SourceConflict::FirstAnswer)
         .build()
         .unwrap();
     let both = |claims_too: bool| {
@@ -181,6 +183,7 @@ async fn verified_tenants_skip_the_authorizer_and_claimed_ones_do_not() {
             calls: calls.clone(),
             allow: false,
         })
+        .on_conflict(SourceConflict::FirstAnswer)
         .build()
         .unwrap();
     let parts = head(

@@ -4,6 +4,7 @@
 //! This module holds the helpers the topics share; the tests are in one file per topic.
 
 mod chain_and_authorizer;
+mod conflicts;
 mod credentials;
 mod resolvers;
 mod responses;

@@ -17,6 +17,7 @@ fn rejections_codes_statuses_and_conversions() {
         ),
         (Rejection::Unauthorized, 401, "unauthorized"),
         (Rejection::Forbidden, 403, "tenant_forbidden"),
+        (Rejection::TenantMismatch, 403, "tenant_mismatch"),
         (Rejection::internal("boom"), 500, "internal_error"),
     ];
     for (rejection, status, code) in table {

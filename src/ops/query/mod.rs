@@ -55,6 +55,8 @@ type Decoder<O> = fn(&KeyScope, Item) -> Result<O, Error>;
 /// Await it (or [`send`](Query::send)) for one [`Page`]; use [`all`](Query::all) for every item,
 /// [`stream`](Query::stream) to walk every item holding one page at a time, and
 /// [`count`](Query::count) to count without reading items.
+///
+/// It reads the tenant at its first poll, not when it is built ([more](crate::ops#when-the-tenant-is-read)).
 #[must_use = "a query does nothing until it is awaited"]
 pub struct Query<'a, M: Model, S = NoSortKey, O = M> {
     db: &'a Db,
