@@ -80,12 +80,17 @@ pub(crate) struct Effect {
     /// The write's idempotency key: the stored item carries it if and only if the write was
     /// applied (until a later keyed write replaces it).
     pub(crate) key: Option<String>,
+    /// The write removes the item (a delete): its effect is that no item is stored.
+    pub(crate) gone: bool,
 }
 
 impl Effect {
     /// Whether `stored` (the item as DynamoDB returned it with a failed condition) is what this
     /// write leaves.
     pub(crate) fn shown_by(&self, stored: Option<&Item>) -> bool {
+        if self.gone {
+            return stored.is_none();
+        }
         let Some(stored) = stored else {
             return false;
         };
