@@ -194,7 +194,7 @@ async fn a_request_that_is_never_answered_ends_within_the_operation_timeout() ->
         assert!((2..=10).contains(&sent), "{sent} requests");
         http.clear();
         assert!(
-            Doc::find(&db, &1u32).await?.is_none(),
+            Doc::find(&patient, &1u32).await?.is_none(),
             "never reached the engine"
         );
         Ok(())
@@ -414,9 +414,7 @@ impl Ledger {
         *self.figures.operations.entry(op).or_default() += 1;
         let (told, label) = match result {
             Ok(_) => (Told::Ok, "ok".to_owned()),
-            Err(e) if matches!(e, Error::BatchIncomplete { .. }) => {
-                (Told::Definite, "batch_incomplete".to_owned())
-            }
+            Err(Error::BatchIncomplete { .. }) => (Told::Definite, "batch_incomplete".to_owned()),
             Err(e) if e.is_outcome_unknown() => (Told::Unknown, "outcome_unknown".to_owned()),
             Err(e) if e.code() == "dynamodb" => {
                 self.figures
