@@ -1,19 +1,34 @@
-//! How dynabao retries: throttling, transient errors and unprocessed batch items.
+//! How dynabao retries: throttling, transient errors and unprocessed batch items; how long it
+//! waits; and what a retry can do to a write.
 //!
 //! Every request passes one place (the crate's `exec` module), which retries it with exponential
 //! backoff and *full jitter* (each wait is uniform in `0..=min(max_delay, base_delay * 2^n)`,
 //! as in the AWS Architecture Blog's "Exponential Backoff and Jitter") when DynamoDB answers
-//! with:
+//! with, or the network gives:
 //!
 //! - throttling: `ProvisionedThroughputExceededException`, `RequestLimitExceeded`,
 //!   `ThrottlingException` (and the SDK's other throttling codes);
 //! - a transient failure: HTTP 5xx, `InternalServerError`, `ServiceUnavailable`,
 //!   `TransactionConflictException`, a transaction cancelled only by conflicts or throttling, a
-//!   timeout, a dropped or refused connection, a response cut short.
+//!   timeout, a dropped, reset or refused connection (also a connection the server or a load
+//!   balancer closed without answering, which the SDK reports as a dispatch failure that is
+//!   neither I/O nor timeout), a response cut short.
 //!
 //! Batch operations also resend the items DynamoDB returns as unprocessed, with the same
 //! backoff, until the budget is spent; what is left is reported in
 //! [`Error::BatchIncomplete`](crate::Error::BatchIncomplete).
+//!
+//! # Time bounds
+//!
+//! [`Timeouts`] bound every request: each attempt waits at most
+//! [`attempt`](Timeouts::attempt) (5 s by default) for its answer, and all attempts of one
+//! request with the waits between them take at most [`operation`](Timeouts::operation) (20 s).
+//! An attempt that runs out becomes a retryable timeout inside the retry budget; no retry starts
+//! past the operation's deadline, and the request then fails with the last error. The bound is
+//! per request: a batch's chunks and a transaction's reads each have their own. Set them on
+//! [`Config::timeouts`](crate::Config::timeouts) (or `DYNABAO_ATTEMPT_TIMEOUT_MS` /
+//! `DYNABAO_OPERATION_TIMEOUT_MS`) or [`Db::with_timeouts`](crate::Db::with_timeouts). They
+//! also apply to a client you built yourself, on top of any timeouts you gave the SDK.
 //!
 //! # The SDK's own retries
 //!
@@ -27,14 +42,35 @@
 //! client-wide retry quota (a token bucket that stops retries during an outage); this policy has
 //! no such quota, its bound is per request.
 //!
-//! # What a retry can repeat
+//! # What a retry can do
 //!
-//! A request that timed out or lost its connection may have reached DynamoDB. Retrying it is
-//! harmless for reads, puts, deletes and transactions (dynabao sends every transaction with a
-//! client request token, which makes DynamoDB apply it at most once), and matches what the SDK's
-//! standard mode does; but an `add` to a counter may then be applied twice, and a `create` may
-//! report [`AlreadyExists`](crate::Error::AlreadyExists) for the item it wrote itself. Use
-//! [`RetryPolicy::none`] on a [`Db`](crate::Db) handle for writes where that matters.
+//! A request that timed out, lost its connection or got a 5xx may have been applied. Its retry
+//! can then meet the first attempt's effect. dynabao never turns that into a false answer:
+//! after such an attempt, a write whose retry meets a failed condition compares the stored item
+//! DynamoDB returns (every write asks for it) with what the write would have produced, and
+//! answers `Ok` when it is the write's own effect, [`Error::OutcomeUnknown`](crate::Error::OutcomeUnknown)
+//! when it cannot tell, and the definite error ([`AlreadyExists`](crate::Error::AlreadyExists),
+//! [`VersionConflict`](crate::Error::VersionConflict), ...) only when no attempt was in doubt. A
+//! write that runs out of retries after such an attempt is `OutcomeUnknown` too. Per operation:
+//!
+//! | write | a retry after a lost answer |
+//! |---|---|
+//! | reads, queries, scans | harmless |
+//! | `create` | meets its own item: `Ok`; another item: `OutcomeUnknown` |
+//! | `put` | writes the same item again: harmless (a concurrent write in between is overwritten) |
+//! | `replace` | meets its own item at version + 1: `Ok`; anything else: `OutcomeUnknown` |
+//! | `update` with `if_version` | meets version + 1 with its values: `Ok`; else `OutcomeUnknown` |
+//! | `update` without `if_version` | **applied again**: a counter `add` counts twice and the version is bumped twice, unless the update has an [`idempotency_key`](crate::ops::Update::idempotency_key) (a retry that finds the key reports `Ok`) or is [`idempotent`](crate::ops::Update::idempotent) |
+//! | `update` with a condition | meets its values (and fresh `updated_at`): `Ok`; else `OutcomeUnknown` |
+//! | `delete` | finds the item gone: `OutcomeUnknown` around `NotFound` (the deleted item was lost with the answer); [`idempotent`](crate::ops::Delete::idempotent) deletes report `Ok` |
+//! | writes of models with unique constraints, transactions, `.idempotent()` writes | sent with a client request token; DynamoDB answers a repeated token with the first call's success: applied once, `Ok` |
+//! | batch puts and deletes | idempotent; items whose request lost its answer after the budget are marked [`OutcomeUnknown`](crate::batch::UnprocessedState::OutcomeUnknown) |
+//!
+//! [`idempotent`](crate::ops::Put::idempotent) (on `create`, `put`, `replace`, `update` and
+//! `delete`) sends a single write as a one-item TransactWriteItems with a client request token:
+//! twice the write units, and an update or delete also reads the item (a transaction returns no
+//! values). `client_request_token(token)` does the same with your token, so your own retries
+//! (a crash, a redelivered message) within DynamoDB's 10-minute window are applied once too.
 
 use std::cell::Cell;
 use std::time::Duration;

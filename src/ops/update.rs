@@ -193,18 +193,26 @@ impl<'a, M: Model> Update<'a, M> {
     /// the first call's success), then reads the item back (a transaction returns no values):
     /// twice the write units, plus a consistent read. [`idempotency_key`](Update::idempotency_key)
     /// is the cheaper way for counters.
+    ///
+    /// It also records a fresh [idempotency key](Update::idempotency_key) (unless you gave
+    /// one), so an engine that does not honour client request tokens still applies it once.
     pub fn idempotent(mut self) -> Self {
         if !self.tx.always() {
             self.tx = AsTransaction::Always;
         }
+        self.idempotency_key
+            .get_or_insert_with(|| ulid::Ulid::new().to_string());
         self
     }
 
     /// Like [`idempotent`](Update::idempotent), with your own client request token (at most
     /// 36 characters), so your own retry of the same update within 10 minutes is applied
-    /// once.
+    /// once. The token is also the update's [idempotency key](Update::idempotency_key),
+    /// unless you gave one.
     pub fn client_request_token(mut self, token: impl Into<String>) -> Self {
-        self.tx = AsTransaction::Token(token.into());
+        let token = token.into();
+        self.idempotency_key.get_or_insert_with(|| token.clone());
+        self.tx = AsTransaction::Token(token);
         self
     }
 

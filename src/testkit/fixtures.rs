@@ -1,22 +1,36 @@
 //! Ready-made handles for tests: a fresh table, a fresh tenant.
 
+use std::time::Duration;
+
 use crate::db::{Db, Tenancy};
 use crate::error::Error;
+use crate::retry::Timeouts;
 use crate::tenant::TenantId;
 
 use super::{
     sdk_client, sdk_client_with, sdk_config, unique_name, FaultInjector, HttpFaults, RequestCounter,
 };
 
-/// A [`Db`] on a new, empty, active table of its own (tenancy on). Tables are cheap on a local
-/// engine; a test that owns its table can scan it raw without seeing other tests' items.
+/// The timeouts of the fixtures' handles: 60 s per attempt, 5 minutes per request. A local
+/// engine serving a whole parallel test suite on a small machine can take seconds to answer,
+/// and the library's defaults (5 s, 20 s) are meant for DynamoDB itself. Tests of timeouts set
+/// their own with [`Db::with_timeouts`].
+pub fn test_timeouts() -> Timeouts {
+    Timeouts::new()
+        .with_attempt(Duration::from_secs(60))
+        .with_operation(Duration::from_secs(300))
+}
+
+/// A [`Db`] on a new, empty, active table of its own (tenancy on). Tables are cheap on a
+/// local engine; a test that owns its table can scan it raw without seeing other tests' items.
 pub async fn fresh_db() -> Result<Db, Error> {
     fresh_db_with(Tenancy::On).await
 }
 
 /// Like [`fresh_db`], with the given tenancy mode.
 pub async fn fresh_db_with(tenancy: Tenancy) -> Result<Db, Error> {
-    let db = Db::new(sdk_client().await?, unique_name("t-"), tenancy);
+    let db =
+        Db::new(sdk_client().await?, unique_name("t-"), tenancy).with_timeouts(test_timeouts());
     db.create_table().await?;
     Ok(db)
 }
@@ -27,7 +41,8 @@ pub async fn fresh_db_counted(counter: &RequestCounter) -> Result<Db, Error> {
         sdk_client_with(counter).await?,
         unique_name("t-"),
         Tenancy::On,
-    );
+    )
+    .with_timeouts(test_timeouts());
     db.create_table().await?;
     Ok(db)
 }
@@ -42,7 +57,7 @@ pub async fn fresh_db_with_faults(
         .await?
         .retry_config(aws_sdk_dynamodb::config::retry::RetryConfig::disabled());
     let client = aws_sdk_dynamodb::Client::from_conf(counter.attach(faults.attach(config)).build());
-    let db = Db::new(client, unique_name("t-"), Tenancy::On);
+    let db = Db::new(client, unique_name("t-"), Tenancy::On).with_timeouts(test_timeouts());
     db.create_table().await?;
     Ok(db)
 }
@@ -60,7 +75,7 @@ pub async fn fresh_db_with_http_faults(
         .retry_config(aws_sdk_dynamodb::config::retry::RetryConfig::disabled());
     let config = http.attach(counter.attach(faults.attach(config)));
     let client = aws_sdk_dynamodb::Client::from_conf(config.build());
-    let db = Db::new(client, unique_name("t-"), Tenancy::On);
+    let db = Db::new(client, unique_name("t-"), Tenancy::On).with_timeouts(test_timeouts());
     db.create_table().await?;
     Ok(db)
 }

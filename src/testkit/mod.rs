@@ -51,7 +51,7 @@ pub use counter::RequestCounter;
 pub use faults::{FaultInjector, THROTTLING_CODE};
 pub use fixtures::{
     fresh_db, fresh_db_counted, fresh_db_with, fresh_db_with_faults, fresh_db_with_http_faults,
-    fresh_tenant,
+    fresh_tenant, test_timeouts,
 };
 pub use http_faults::{ClosingServer, HttpFault, HttpFaults};
 

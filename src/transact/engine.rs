@@ -16,7 +16,7 @@ use crate::exec;
 use crate::key::{self, KeyScope};
 use crate::loader::{self, Written};
 use crate::model::Schema;
-use crate::ops::common::{condition_failed_schema, non_empty, Expect};
+use crate::ops::common::{condition_failed_schema, non_empty, Effect, Expect};
 
 /// DynamoDB's limit of items per transaction.
 pub(crate) const MAX_ITEMS: usize = 100;
@@ -80,6 +80,8 @@ pub(crate) struct RenderedOp {
     pub(crate) key: (String, String),
     /// What the owner holds after the transaction, for the loader's cache.
     pub(crate) written: Option<Written>,
+    /// What the operation leaves stored, to recognise it after a lost answer.
+    pub(crate) effect: Effect,
 }
 
 /// One operation of a transaction.
@@ -102,6 +104,14 @@ pub(crate) enum Failure {
     Canceled {
         reasons: Vec<CancelReason>,
         expects: Vec<Expect>,
+        /// Each operation's effect, as rendered in the cancelled request.
+        effects: Vec<Effect>,
+        /// Whether an earlier attempt of the cancelled request may have been applied (its
+        /// answer was lost): the cancellation may then be that attempt's own effect, on an
+        /// engine that does not honour client request tokens.
+        unknown_before: bool,
+        /// The owners as read before the request (see [`run`]).
+        reads: Vec<Option<Option<Item>>>,
     },
     /// Any other error (including contention and limits).
     Other(Error),
@@ -333,7 +343,14 @@ pub(crate) async fn run(
                             .filter(|r| r.is_failure())
                             .all(|r| r.is_conflict() || r.is_throttled());
                     let ours = user_token.is_none();
-                    if (contention || transient) && ours && policy.may_retry(attempt) {
+                    // After an attempt whose answer was lost, a new token could apply the
+                    // transaction a second time: no re-send then.
+                    let unknown_before = tracked.ambiguous_before;
+                    if (contention || transient)
+                        && ours
+                        && !unknown_before
+                        && policy.may_retry(attempt)
+                    {
                         tracing::debug!(
                             attempt,
                             contention,
@@ -343,7 +360,7 @@ pub(crate) async fn run(
                         attempt += 1;
                         continue;
                     }
-                    if contention {
+                    if contention && !unknown_before {
                         return Err(Failure::Other(Error::Contention {
                             model,
                             attempts: attempt,
@@ -352,6 +369,9 @@ pub(crate) async fn run(
                     return Err(Failure::Canceled {
                         reasons,
                         expects: rendered.ops.iter().map(|o| o.expect).collect(),
+                        effects: rendered.ops.iter().map(|o| o.effect.clone()).collect(),
+                        unknown_before,
+                        reads,
                     });
                 }
                 other => {
@@ -406,7 +426,9 @@ fn reasons(
 pub(crate) fn single_error(schema: &'static Schema, failure: Failure) -> Error {
     match failure {
         Failure::Other(e) => e,
-        Failure::Canceled { reasons, expects } => {
+        Failure::Canceled {
+            reasons, expects, ..
+        } => {
             let expect = expects.first().copied().unwrap_or(Expect::Anything);
             let owner = reasons
                 .iter()
@@ -430,5 +452,50 @@ pub(crate) fn single_error(schema: &'static Schema, failure: Failure) -> Error {
             }
             Error::TransactionCanceled { reasons }
         }
+    }
+}
+
+/// How a one-operation transaction ended: `Ok(stored)` when it was applied (`stored`: the
+/// owner as DynamoDB returned it with a failed condition that shows the operation's own effect,
+/// or `None`), else its error. A cancellation after an attempt whose answer was lost is the
+/// operation's own success when the owner's failed condition shows its effect, and
+/// [`Error::OutcomeUnknown`] when it does not.
+pub(crate) fn single_outcome(
+    schema: &'static Schema,
+    failure: Failure,
+) -> Result<Option<Item>, Error> {
+    match failure {
+        Failure::Canceled {
+            reasons,
+            expects,
+            effects,
+            unknown_before: true,
+            reads,
+        } => {
+            let owner = reasons
+                .iter()
+                .find(|r| r.constraint.is_none() && r.is_condition_failed());
+            if let (Some(owner), Some(effect)) = (owner, effects.first()) {
+                if effect.shown_by(owner.item.as_ref()) {
+                    return Ok(owner.item.clone());
+                }
+            }
+            let err = single_error(
+                schema,
+                Failure::Canceled {
+                    reasons,
+                    expects,
+                    effects,
+                    unknown_before: false,
+                    reads,
+                },
+            );
+            Err(Error::outcome_unknown(
+                "TransactWriteItems",
+                schema.name,
+                err,
+            ))
+        }
+        other => Err(single_error(schema, other)),
     }
 }

@@ -316,8 +316,19 @@ impl<'a> TransactWrite<'a> {
         match engine::run(self.db, &self.op_refs(), self.token.as_deref()).await {
             Ok(_) => Ok(()),
             Err(engine::Failure::Other(e)) => Err(e),
-            Err(engine::Failure::Canceled { reasons, .. }) => {
-                Err(Error::TransactionCanceled { reasons })
+            Err(engine::Failure::Canceled {
+                reasons,
+                unknown_before,
+                ..
+            }) => {
+                let err = Error::TransactionCanceled { reasons };
+                // After an attempt whose answer was lost, the cancellation may be that
+                // attempt's own effect.
+                Err(if unknown_before {
+                    Error::outcome_unknown("TransactWriteItems", "transaction", err)
+                } else {
+                    err
+                })
             }
         }
     }
@@ -359,7 +370,7 @@ pub(crate) async fn single_put<M: Model>(
     };
     match engine::run(db, &[&op as &dyn WriteOp], token).await {
         Ok(_) => Ok(op.item),
-        Err(f) => Err(single_error(M::SCHEMA, f)),
+        Err(f) => engine::single_outcome(M::SCHEMA, f).map(|_| op.item),
     }
 }
 
@@ -373,7 +384,7 @@ pub(crate) async fn single_update<M: Model>(
     let token = update.tx.token().map(str::to_owned);
     let op = UpdateOp(update);
     if let Err(f) = engine::run(db, &[&op as &dyn WriteOp], token.as_deref()).await {
-        return Err(single_error(M::SCHEMA, f));
+        engine::single_outcome(M::SCHEMA, f)?;
     }
     // A transaction returns nothing: read the item as stored now.
     read_back(db, scope, key).await
@@ -387,14 +398,29 @@ pub(crate) async fn single_delete<M: Model>(
     let db = delete.db;
     let token = delete.tx.token().map(str::to_owned);
     let op = DeleteOp(delete);
-    match engine::run(db, &[&op as &dyn WriteOp], token.as_deref()).await {
-        Ok(reads) => match reads.into_iter().next().flatten().flatten() {
-            Some(item) => codec::decode_written(scope, "TransactWriteItems", item),
-            None => Err(Error::NotFound {
-                model: M::SCHEMA.name,
-            }),
-        },
-        Err(f) => Err(single_error(M::SCHEMA, f)),
+    let reads = match engine::run(db, &[&op as &dyn WriteOp], token.as_deref()).await {
+        Ok(reads) => reads,
+        Err(
+            f @ engine::Failure::Canceled {
+                unknown_before: true,
+                ..
+            },
+        ) => {
+            // The item as read before the delete, to return if the lost attempt removed it.
+            let reads = match &f {
+                engine::Failure::Canceled { reads, .. } => reads.clone(),
+                engine::Failure::Other(_) => Vec::new(),
+            };
+            engine::single_outcome(M::SCHEMA, f)?;
+            reads
+        }
+        Err(f) => return Err(single_error(M::SCHEMA, f)),
+    };
+    match reads.into_iter().next().flatten().flatten() {
+        Some(item) => codec::decode_written(scope, "TransactWriteItems", item),
+        None => Err(Error::NotFound {
+            model: M::SCHEMA.name,
+        }),
     }
 }
 

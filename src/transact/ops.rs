@@ -14,7 +14,7 @@ use crate::expr::{Condition, Placeholders};
 use crate::key::{InvalidKey, Key, KeyScope};
 use crate::loader::Written;
 use crate::model::{Model, Schema};
-use crate::ops::common::{check_item_size, stored_key, Expect};
+use crate::ops::common::{check_item_size, stored_key, Effect, Expect};
 use crate::ops::put::{self, Mode};
 use crate::ops::{Delete, Update};
 
@@ -134,6 +134,10 @@ impl<'a, M: Model> WriteOp for PutOp<'a, M> {
             expect: self.expect,
             guard,
             key,
+            effect: Effect {
+                item: Some(item.clone()),
+                ..Effect::default()
+            },
             written: Some(Written::Item(item)),
         })
     }
@@ -161,7 +165,7 @@ impl<'a, M: Model> WriteOp for UpdateOp<'a, M> {
             expression,
             mut conditions,
             mut p,
-            effect: _,
+            effect,
         } = self.0.render(scope)?;
         let key = owner_key(M::SCHEMA, &key_item)?;
         let changes = self.0.unique_changes()?;
@@ -214,6 +218,7 @@ impl<'a, M: Model> WriteOp for UpdateOp<'a, M> {
             key,
             // A transaction cannot return the updated item.
             written: Some(Written::Unknown),
+            effect,
         })
     }
 }
@@ -287,6 +292,10 @@ impl<'a, M: Model> WriteOp for DeleteOp<'a, M> {
             guard,
             key,
             written: Some(Written::Deleted),
+            effect: Effect {
+                gone: true,
+                ..Effect::default()
+            },
         })
     }
 }
@@ -335,6 +344,7 @@ impl<'a, M: Model> WriteOp for CheckOp<'a, M> {
             guard: None,
             key,
             written: None,
+            effect: Effect::default(),
         })
     }
 }
