@@ -326,10 +326,7 @@ fn serde_name(meta: &syn::meta::ParseNestedMeta<'_>, side: &str) -> syn::Result<
         })?;
         Ok(found)
     } else {
-        Ok(meta
-            .value()
-            .ok()
-            .and_then(|v| v.parse::<LitStr>().ok()))
+        Ok(meta.value().ok().and_then(|v| v.parse::<LitStr>().ok()))
     }
 }
 

@@ -57,7 +57,9 @@ pub(crate) fn to_item<T: Serialize + ?Sized>(value: &T) -> Result<Item, Refused>
 
 /// A value that is not map-like: a model is a struct (or a map) of fields.
 fn not_a_map<T>() -> Result<T, Refused> {
-    Err(ser::Error::custom("a model must serialize as a map of fields"))
+    Err(ser::Error::custom(
+        "a model must serialize as a map of fields",
+    ))
 }
 
 struct TopLevel;

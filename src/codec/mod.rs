@@ -137,10 +137,10 @@ pub(crate) fn decode_returned<M: Model>(
 }
 
 /// The fields of a stored item of model `M`, whose scope the caller checked, decoded into `P`.
-fn decode_fields<M: Model, P: serde::de::DeserializeOwned>(
-    mut item: Item,
-) -> Result<P, Error> {
-    let ttl = M::SCHEMA.ttl.and_then(|ttl| item.remove(ttl.attr).map(|v| (ttl, v)));
+fn decode_fields<M: Model, P: serde::de::DeserializeOwned>(mut item: Item) -> Result<P, Error> {
+    let ttl = M::SCHEMA
+        .ttl
+        .and_then(|ttl| item.remove(ttl.attr).map(|v| (ttl, v)));
     item.retain(|name, _| !key::is_reserved_attr(name));
     if let Some((ttl, v)) = ttl {
         item.insert(ttl.serialized.to_owned(), ttl_from_stored::<M>(v)?);
@@ -252,10 +252,7 @@ mod tests {
         ]);
         set_keys(
             &mut item,
-            vec![
-                ("_gsi1_pk", None),
-                ("_pk", Some("[a]#cx#1".into())),
-            ],
+            vec![("_gsi1_pk", None), ("_pk", Some("[a]#cx#1".into()))],
         );
         assert!(!item.contains_key("_gsi1_pk"));
         assert_eq!(item.get("_pk"), Some(&AttributeValue::S("[a]#cx#1".into())));
@@ -297,7 +294,9 @@ mod tests {
             extra,
         };
         match encode(&open) {
-            Err(e @ Error::DuplicateAttribute { .. }) => assert_eq!(e.code(), "duplicate_attribute"),
+            Err(e @ Error::DuplicateAttribute { .. }) => {
+                assert_eq!(e.code(), "duplicate_attribute")
+            }
             other => panic!("{other:?}"),
         }
     }
