@@ -1,5 +1,7 @@
 //! Making DynamoDB misbehave on purpose: throttling and unprocessed batch items, injected by an
-//! SDK interceptor, for tests of retries and of "nothing lost".
+//! SDK interceptor, for tests of retries and of "nothing lost". Faults of the network and the
+//! server (lost answers, 500s, hung requests, latency) are [`HttpFaults`](super::HttpFaults),
+//! at the HTTP layer.
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicUsize, Ordering};

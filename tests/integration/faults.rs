@@ -800,8 +800,8 @@ async fn mixed_workload_under_faults_reconciles_with_a_raw_scan() -> R {
     println!("  faults by kind: {injected:?}");
     println!("  outcomes by kind: {:?}", total.outcomes);
     println!(
-        "  outcome unknown, then found applied: {}, found not applied: {}; failed reads \
-         skipped: {}",
+        "  items whose write's outcome was unknown, found stored: {}, found absent: {} \
+         (for deletes, absent means applied); failed reads skipped: {}",
         total.unknown_applied, total.unknown_not_applied, total.read_errors
     );
     println!("  anomalies: {}", total.anomalies.len());
