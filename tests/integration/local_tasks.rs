@@ -12,7 +12,7 @@ use crate::support::{raw_scan, s};
 type R = Result<(), Error>;
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Model)]
-#[bao(prefix = "memo")]
+#[bao(prefix = "lmemo")]
 pub struct Memo {
     #[bao(pk)]
     pub id: String,
