@@ -11,10 +11,8 @@ use crate::model::registry::{registered, shared_prefixes};
 /// calls this says so by name, and reports every clash at once, tenancy off included.
 ///
 /// ```
-/// #[test]
-/// fn models_have_their_own_prefixes() {
-///     dynabao::testkit::assert_unique_prefixes();
-/// }
+/// // In a test of the program's own models:
+/// dynabao::testkit::assert_unique_prefixes();
 /// ```
 #[track_caller]
 pub fn assert_unique_prefixes() {
