@@ -275,6 +275,23 @@ impl From<&Error> for ErrorResponse {
             Error::InvalidRequest { .. } => {
                 (StatusCode::BAD_REQUEST, "the request is invalid".into())
             }
+            // The client's body named an attribute the crate owns: bad input, nothing stored.
+            Error::ReservedAttribute { .. } => (
+                StatusCode::BAD_REQUEST,
+                "the item names a reserved attribute".into(),
+            ),
+            Error::DuplicateAttribute { .. } => (
+                StatusCode::BAD_REQUEST,
+                "the item names an attribute twice".into(),
+            ),
+            Error::OutcomeUnknown { .. } => {
+                tracing::error!(error = %err, code = err.code(), "dynabao: write outcome unknown");
+                return ErrorResponse::new(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "outcome_unknown",
+                    "the write may or may not have been applied; read before retrying",
+                );
+            }
             Error::NotFound { .. } => (StatusCode::NOT_FOUND, "not found".into()),
             Error::AlreadyExists { .. } => (StatusCode::CONFLICT, "already exists".into()),
             Error::VersionConflict { .. } => (

@@ -80,6 +80,34 @@ fn error_responses_map_dynabao_errors_without_leaking() {
             "the request is invalid",
         ),
         (
+            Error::ReservedAttribute {
+                model: "Note",
+                attr: "_secret_pk".into(),
+            },
+            400,
+            "reserved_attribute",
+            "the item names a reserved attribute",
+        ),
+        (
+            Error::DuplicateAttribute {
+                model: "Note",
+                attr: "secret_field".into(),
+            },
+            400,
+            "duplicate_attribute",
+            "the item names an attribute twice",
+        ),
+        (
+            Error::OutcomeUnknown {
+                operation: "PutItem",
+                model: "Note",
+                source: Box::new(Error::AlreadyExists { model: "Note" }),
+            },
+            503,
+            "outcome_unknown",
+            "the write may or may not have been applied; read before retrying",
+        ),
+        (
             Error::NotFound { model: "Note" },
             404,
             "not_found",
