@@ -54,7 +54,7 @@ async fn a_spawn_local_task_never_writes_under_the_tenant_driving_the_set() -> R
         .iter()
         .filter_map(|i| s(i, "_pk").map(str::to_owned))
         .collect();
-    assert_eq!(stored, [format!("[{b}]#memo#carried")], "{stored:?}");
+    assert_eq!(stored, [format!("[{b}]#lmemo#carried")], "{stored:?}");
     Ok(())
 }
 
@@ -79,6 +79,6 @@ async fn a_bare_spawn_fails_closed_and_spawn_in_tenant_writes_in_the_spawners_te
         .iter()
         .filter_map(|i| s(i, "_pk").map(str::to_owned))
         .collect();
-    assert_eq!(stored, [format!("[{t}]#memo#carried")]);
+    assert_eq!(stored, [format!("[{t}]#lmemo#carried")]);
     Ok(())
 }
