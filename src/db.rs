@@ -10,17 +10,7 @@ use crate::error::Error;
 use crate::key::KeyScope;
 use crate::model::{Model, Schema};
 use crate::retry::{RetryPolicy, Timeouts};
-use crate::tenant::TenantContext;
-
-/// Whether keys carry a tenant.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub enum Tenancy {
-    /// Every key starts with `[tenant]#`; an operation without a tenant fails closed.
-    #[default]
-    On,
-    /// Keys carry no tenant part: one tenant per table.
-    Off,
-}
+use crate::tenant::{Tenancy, TenantContext};
 
 /// How to reach the table.
 #[derive(Debug, Clone)]

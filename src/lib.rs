@@ -111,6 +111,7 @@ pub mod lambda;
 pub mod loader;
 pub mod model;
 pub mod ops;
+mod request_scope;
 pub mod retry;
 pub mod set;
 mod table;
@@ -118,10 +119,11 @@ pub mod tenant;
 #[cfg(feature = "testkit")]
 pub mod testkit;
 pub mod transact;
+mod write;
 
 pub use codec::TTL_ATTR;
 pub use cursor::CursorKey;
-pub use db::{Config, Db, Tenancy};
+pub use db::{Config, Db};
 pub use error::{Error, Item, Result};
 pub use expr::Condition;
 pub use key::{Key, KeyPart, KeyScope};
@@ -129,7 +131,7 @@ pub use loader::Loader;
 pub use model::{Field, Model};
 pub use retry::{RetryPolicy, Timeouts};
 pub use set::{NumberSet, StringSet};
-pub use tenant::{TenantContext, TenantId};
+pub use tenant::{Tenancy, TenantContext, TenantId};
 
 /// `#[derive(KeyPart)]` for unit-variant enums that serialize to strings.
 pub use dynabao_derive::KeyPart;

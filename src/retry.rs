@@ -278,6 +278,38 @@ fn next_random() -> u64 {
     })
 }
 
+/// Error codes DynamoDB (and the AWS SDKs) use for throttling.
+const THROTTLING_CODES: &[&str] = &[
+    "ProvisionedThroughputExceededException",
+    "ProvisionedThroughputExceeded",
+    "RequestLimitExceeded",
+    "ThrottlingException",
+    "ThrottlingError",
+    "Throttling",
+    "ThrottledException",
+    "RequestThrottledException",
+    "TooManyRequestsException",
+    "RequestThrottled",
+    "BandwidthLimitExceeded",
+];
+
+/// Error codes of failures that a later attempt can get past.
+pub(crate) const TRANSIENT_CODES: &[&str] = &[
+    "InternalServerError",
+    "InternalFailure",
+    "ServiceUnavailable",
+    "TransactionConflictException",
+    "TransactionInProgressException",
+    "RequestTimeout",
+    "RequestTimeoutException",
+    "PriorRequestNotComplete",
+];
+
+/// Whether `code` is one of DynamoDB's throttling codes.
+pub(crate) fn is_throttling_code(code: &str) -> bool {
+    THROTTLING_CODES.contains(&code)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

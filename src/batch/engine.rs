@@ -11,8 +11,7 @@ use super::fanout::run_bounded;
 use crate::db::Db;
 use crate::error::{Error, Item};
 use crate::exec;
-use crate::key::KeyScope;
-use crate::ops::common::stored_key;
+use crate::key::{KeyScope, StoredKey};
 
 /// Keys per BatchGetItem.
 pub(crate) const GET_CHUNK: usize = 100;
@@ -55,11 +54,6 @@ pub(crate) fn dedup<K: Hash + Eq + Clone>(keys: &[K]) -> (Vec<K>, Vec<usize>) {
     (distinct, positions)
 }
 
-/// The stored `(_pk, _sk)` of a key or item map, owned.
-pub(crate) fn key_of(item: &Item) -> Option<(String, String)> {
-    stored_key(item).map(|(pk, sk)| (pk.to_owned(), sk.to_owned()))
-}
-
 /// What a batched read got.
 #[derive(Debug)]
 pub(crate) struct RawGet {
@@ -71,13 +65,13 @@ pub(crate) struct RawGet {
     pub(crate) error: Option<Error>,
 }
 
-/// Reads distinct `keys` (key maps) with BatchGetItem: chunks of 100, `concurrency` chunks at
+/// Reads distinct `keys` with BatchGetItem: chunks of 100, `concurrency` chunks at
 /// once, unprocessed keys resent with backoff under `db`'s retry policy.
 pub(crate) async fn get_raw(
     db: &Db,
     scope: &KeyScope,
     model: &'static str,
-    keys: Vec<Item>,
+    keys: Vec<StoredKey>,
     consistent: bool,
     concurrency: usize,
 ) -> RawGet {
@@ -123,17 +117,15 @@ async fn get_chunk(
     db: Db,
     scope: KeyScope,
     model: &'static str,
-    chunk: Vec<(usize, Item)>,
+    chunk: Vec<(usize, StoredKey)>,
     consistent: bool,
 ) -> ChunkGet {
     let policy = db.retry_policy();
-    let mut by_key: HashMap<(String, String), usize> = HashMap::with_capacity(chunk.len());
+    let mut by_key: HashMap<StoredKey, usize> = HashMap::with_capacity(chunk.len());
     let mut pending: Vec<Item> = Vec::with_capacity(chunk.len());
     for (i, key) in chunk {
-        if let Some(k) = key_of(&key) {
-            by_key.insert(k, i);
-            pending.push(key);
-        }
+        pending.push(key.to_item());
+        by_key.insert(key, i);
     }
     let mut found = Vec::new();
     let mut round: u32 = 1;
@@ -170,7 +162,7 @@ async fn get_chunk(
             };
         let mut responses = out.responses.unwrap_or_default();
         for item in responses.remove(db.table()).unwrap_or_default() {
-            match key_of(&item).and_then(|k| by_key.get(&k).copied()) {
+            match StoredKey::of(&item).and_then(|k| by_key.get(&k).copied()) {
                 Some(i) => found.push((i, item)),
                 None => {
                     return ChunkGet {
@@ -221,10 +213,10 @@ async fn get_chunk(
     }
 }
 
-fn pending_indexes(pending: &[Item], by_key: &HashMap<(String, String), usize>) -> Vec<usize> {
+fn pending_indexes(pending: &[Item], by_key: &HashMap<StoredKey, usize>) -> Vec<usize> {
     pending
         .iter()
-        .filter_map(|k| key_of(k).and_then(|k| by_key.get(&k).copied()))
+        .filter_map(|k| StoredKey::of(k).and_then(|k| by_key.get(&k).copied()))
         .collect()
 }
 
@@ -279,10 +271,10 @@ pub(crate) async fn write_raw(
 }
 
 /// The key a write request addresses.
-pub(crate) fn write_key(w: &WriteRequest) -> Option<(String, String)> {
+pub(crate) fn write_key(w: &WriteRequest) -> Option<StoredKey> {
     match (w.put_request(), w.delete_request()) {
-        (Some(p), _) => key_of(p.item()),
-        (_, Some(d)) => key_of(d.key()),
+        (Some(p), _) => StoredKey::of(p.item()),
+        (_, Some(d)) => StoredKey::of(d.key()),
         _ => None,
     }
 }
@@ -294,7 +286,7 @@ async fn write_chunk(
     chunk: Vec<(usize, WriteRequest)>,
 ) -> RawWrite {
     let policy = db.retry_policy();
-    let mut by_key: HashMap<(String, String), usize> = HashMap::with_capacity(chunk.len());
+    let mut by_key: HashMap<StoredKey, usize> = HashMap::with_capacity(chunk.len());
     let mut pending: Vec<WriteRequest> = Vec::with_capacity(chunk.len());
     for (i, w) in chunk {
         if let Some(k) = write_key(&w) {

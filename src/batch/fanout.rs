@@ -4,7 +4,7 @@ use std::future::Future;
 
 use tokio::task::JoinSet;
 
-use crate::loader;
+use crate::request_scope;
 use crate::tenant::InCurrentTenant;
 
 /// Runs `tasks` with at most `concurrency` of them at once and returns their outputs in the
@@ -36,7 +36,7 @@ where
         while set.len() >= concurrency {
             collect_one(&mut set, &mut out).await;
         }
-        set.spawn(loader::carry(async move { (i, task.await) }).in_current_tenant());
+        set.spawn(request_scope::carry(async move { (i, task.await) }).in_current_tenant());
     }
     while !set.is_empty() {
         collect_one(&mut set, &mut out).await;

@@ -46,67 +46,15 @@ use aws_sdk_dynamodb::types::{
 use chrono::Utc;
 
 use engine::{chunks, write_raw, WRITE_CHUNK};
-pub(crate) use engine::{dedup, get_raw, key_of, DEFAULT_CONCURRENCY, GET_CHUNK};
+pub(crate) use engine::{dedup, get_raw, DEFAULT_CONCURRENCY, GET_CHUNK};
 
-use crate::codec;
+use crate::codec::{self, check_item_size};
 use crate::db::Db;
 use crate::error::{Error, Item};
-use crate::key::{ErasedKey, InvalidKey, Key, KeyScope};
-use crate::loader::{self, Written};
+pub use crate::error::{Unprocessed, UnprocessedRequest, UnprocessedState};
+use crate::key::{ErasedKey, InvalidKey, Key, KeyScope, StoredKey};
 use crate::model::{Model, Schema};
-use crate::ops::common::check_item_size;
-
-/// One item a batch did not process, carried by [`Error::BatchIncomplete`].
-#[derive(Debug, Clone, PartialEq)]
-#[non_exhaustive]
-pub struct Unprocessed {
-    /// Its position in the batch: the index of the key in the keys given to
-    /// [`Db::batch_find`], or the order in which the write was added to a [`BatchWrite`].
-    pub position: usize,
-    /// The model.
-    pub model: &'static str,
-    /// What was not done.
-    pub request: UnprocessedRequest,
-    /// Whether it was certainly not done, or may have been.
-    pub state: UnprocessedState,
-}
-
-/// What became of an [`Unprocessed`] item.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-#[non_exhaustive]
-pub enum UnprocessedState {
-    /// DynamoDB returned it as unprocessed (`UnprocessedKeys` / `UnprocessedItems`) until the
-    /// retry budget ran out: it was not read or written.
-    ReturnedUnprocessed,
-    /// An error stopped the batch, and DynamoDB refused the request carrying it as a whole
-    /// (throttling, validation) or it was never sent: it was not read or written.
-    NotApplied,
-    /// It was in a request whose answer was lost (a dropped connection, a timeout, a 5xx): it
-    /// may have been written. Batched puts and deletes are idempotent, so sending it again
-    /// is safe; read it to find out.
-    OutcomeUnknown,
-}
-
-/// What an [`Unprocessed`] item was to do, with its stored key or item.
-#[derive(Debug, Clone, PartialEq)]
-#[non_exhaustive]
-pub enum UnprocessedRequest {
-    /// A read of the item at this stored key.
-    Get {
-        /// `_pk` and `_sk`.
-        key: Item,
-    },
-    /// A put of this stored item (keys included).
-    Put {
-        /// The item as it would have been stored.
-        item: Item,
-    },
-    /// A delete of the item at this stored key.
-    Delete {
-        /// `_pk` and `_sk`.
-        key: Item,
-    },
-}
+use crate::request_scope::{self, Written};
 
 impl Db {
     /// Reads the items at `keys` (one model) with BatchGetItem; see the [module docs](self).
@@ -155,18 +103,9 @@ impl<'a, M: Model> BatchFind<'a, M> {
         self
     }
 
-    fn distinct(&self, scope: &KeyScope) -> (Vec<Item>, Vec<usize>) {
-        let stored: Vec<(String, String)> = self.keys.iter().map(|k| k.stored(scope)).collect();
-        let (_, positions) = dedup(&stored);
-        let mut seen = HashSet::with_capacity(stored.len());
-        let keys = self
-            .keys
-            .iter()
-            .zip(&stored)
-            .filter(|(_, s)| seen.insert(*s))
-            .map(|(k, _)| k.to_item(scope))
-            .collect();
-        (keys, positions)
+    fn distinct(&self, scope: &KeyScope) -> (Vec<StoredKey>, Vec<usize>) {
+        let stored: Vec<StoredKey> = self.keys.iter().map(|k| k.stored(scope)).collect();
+        dedup(&stored)
     }
 
     /// The BatchGetItem requests this read would send (before any resend of unprocessed
@@ -178,7 +117,7 @@ impl<'a, M: Model> BatchFind<'a, M> {
             .into_iter()
             .map(|r| {
                 let ka = KeysAndAttributes::builder()
-                    .set_keys(Some(keys[r].to_vec()))
+                    .set_keys(Some(keys[r].iter().map(StoredKey::to_item).collect()))
                     .consistent_read(self.consistent)
                     .build()
                     .map_err(|e| Error::invalid_request(M::SCHEMA.name, e.to_string()))?;
@@ -220,7 +159,7 @@ impl<'a, M: Model> BatchFind<'a, M> {
                     position,
                     model: M::SCHEMA.name,
                     request: UnprocessedRequest::Get {
-                        key: keys[*d].clone(),
+                        key: keys[*d].to_item(),
                     },
                     state: UnprocessedState::ReturnedUnprocessed,
                 })
@@ -340,7 +279,7 @@ impl<'a> BatchWrite<'a> {
     async fn prepare(&self) -> Result<(KeyScope, Vec<WriteRequest>), Error> {
         let mut tenant_scope: Option<KeyScope> = None;
         let mut requests = Vec::with_capacity(self.entries.len());
-        let mut seen: HashSet<(String, String)> = HashSet::with_capacity(self.entries.len());
+        let mut seen: HashSet<StoredKey> = HashSet::with_capacity(self.entries.len());
         for entry in &self.entries {
             let schema = entry.schema();
             let scope = if schema.global || self.db.tenancy() == crate::Tenancy::Off {
@@ -401,9 +340,8 @@ impl<'a> BatchWrite<'a> {
                     return Err(Error::invalid_request(
                         schema.name,
                         format!(
-                            "the batch writes the item at (_pk {:?}, _sk {:?}) twice; \
-                             DynamoDB takes one write per item in a batch",
-                            k.0, k.1
+                            "the batch writes the item at {k} twice; DynamoDB takes one \
+                             write per item in a batch"
                         ),
                     ));
                 }
@@ -453,7 +391,7 @@ impl<'a> BatchWrite<'a> {
         let unknown: HashSet<usize> = raw.unknown.iter().copied().collect();
         let stopped = raw.error.is_some();
         // Tell the loader what the table now holds, item by item.
-        if loader::Loader::current().is_some() {
+        if request_scope::Loader::current().is_some() {
             for (i, w) in requests.iter().enumerate() {
                 let Some(key) = engine::write_key(w) else {
                     continue;
@@ -464,7 +402,7 @@ impl<'a> BatchWrite<'a> {
                     }
                     _ => scope.clone(),
                 };
-                loader::record_write(self.db, &entry_scope, &key, || {
+                request_scope::record_write(self.db, &entry_scope, &key, || {
                     if left.contains(&i) {
                         Written::Unknown
                     } else if let Some(p) = w.put_request() {

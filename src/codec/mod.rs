@@ -17,6 +17,12 @@
 //! flattened map never receives `_pk` and the like.
 
 mod fields;
+mod returned;
+mod size;
+
+pub(crate) use size::check_item_size;
+
+use std::sync::Arc;
 
 use aws_sdk_dynamodb::types::AttributeValue;
 use chrono::{DateTime, Utc};
@@ -34,7 +40,10 @@ pub(crate) fn encode<M: Model>(value: &M) -> Result<Item, Error> {
     let mut item: Item = fields::to_item(value).map_err(|refused| match refused {
         fields::Refused::Reserved(attr) => Error::ReservedAttribute { model, attr },
         fields::Refused::Duplicate(attr) => Error::DuplicateAttribute { model, attr },
-        fields::Refused::Value(source) => Error::Encode { model, source },
+        fields::Refused::Value(source) => Error::Encode {
+            model,
+            source: Arc::new(source),
+        },
     })?;
     // DynamoDB stores no empty sets; an absent attribute reads back as an empty one.
     item.retain(|_, v| !crate::set::is_empty_set(v));
@@ -121,23 +130,10 @@ pub(crate) fn decode_written<M: Model>(
     })
 }
 
-/// Decodes an item that a write's failed condition returned, for a caller that names the model
-/// to decode it as: only as the model the write was for (`None` for any other), and only after
-/// the same scope check as every read ([`decode_checked`]).
-pub(crate) fn decode_returned<M: Model>(
-    model: &str,
-    prefix: &str,
-    scope: &KeyScope,
-    item: &Item,
-) -> Option<Result<M, Error>> {
-    if M::SCHEMA.name != model || M::SCHEMA.prefix != prefix {
-        return None;
-    }
-    Some(decode_checked(scope, item.clone()))
-}
-
 /// The fields of a stored item of model `M`, whose scope the caller checked, decoded into `P`.
-fn decode_fields<M: Model, P: serde::de::DeserializeOwned>(mut item: Item) -> Result<P, Error> {
+pub(super) fn decode_fields<M: Model, P: serde::de::DeserializeOwned>(
+    mut item: Item,
+) -> Result<P, Error> {
     let ttl = M::SCHEMA
         .ttl
         .and_then(|ttl| item.remove(ttl.attr).map(|v| (ttl, v)));
@@ -147,7 +143,7 @@ fn decode_fields<M: Model, P: serde::de::DeserializeOwned>(mut item: Item) -> Re
     }
     serde_dynamo::from_item(item).map_err(|source| Error::Decode {
         model: M::SCHEMA.name,
-        source,
+        source: Arc::new(source),
     })
 }
 
@@ -228,7 +224,7 @@ mod tests {
     #[test]
     fn a_returned_item_is_checked_before_it_is_decoded() {
         let a = tenant("a");
-        let ours = CurrentItem::new(Crate::SCHEMA, a.clone(), stored("a"));
+        let ours = CurrentItem::new(Crate::SCHEMA, a.model_prefix("cx"), stored("a"));
         assert_eq!(
             ours.decode::<Crate>().unwrap().unwrap(),
             Crate { id: "1".into() }
@@ -236,7 +232,7 @@ mod tests {
         // Another model: not decoded at all.
         assert!(ours.decode::<Other>().is_none());
         // Another tenant's item: refused, as a read refuses it.
-        let theirs = CurrentItem::new(Crate::SCHEMA, a, stored("b"));
+        let theirs = CurrentItem::new(Crate::SCHEMA, a.model_prefix("cx"), stored("b"));
         assert!(matches!(
             theirs.decode::<Crate>(),
             Some(Err(Error::CrossTenant { .. }))

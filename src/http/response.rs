@@ -113,7 +113,7 @@ impl From<Error> for Rejection {
         match err {
             Error::InvalidTenantId { reason, .. } => Rejection::InvalidTenantId { reason },
             Error::TenantRequired => Rejection::TenantRequired,
-            Error::TenantResolver { source } => Rejection::Internal(source),
+            Error::TenantResolver { source } => Rejection::Internal(Box::new(source)),
             other => Rejection::Internal(Box::new(other)),
         }
     }
@@ -258,8 +258,6 @@ impl From<Rejection> for ErrorResponse {
 
 impl From<&Error> for ErrorResponse {
     fn from(err: &Error) -> Self {
-        // An error shared by several callers (a batched read) maps like the one it holds.
-        let err = err.inner();
         let (status, message) = match err {
             Error::InvalidTenantId { reason, .. } => (
                 StatusCode::BAD_REQUEST,
@@ -302,7 +300,7 @@ impl From<&Error> for ErrorResponse {
                 StatusCode::CONFLICT,
                 "a condition of the write failed".into(),
             ),
-            Error::Dynamo { source, .. } if is_throttling(source) => {
+            Error::Dynamo { source, .. } if is_throttling(source.as_ref()) => {
                 tracing::error!(error = %err, code = err.code(), "dynabao: DynamoDB throttled the request");
                 return ErrorResponse::new(
                     StatusCode::SERVICE_UNAVAILABLE,

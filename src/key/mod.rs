@@ -23,6 +23,7 @@
 mod encode;
 mod layout;
 mod model_keys;
+mod stored;
 mod unique;
 
 #[doc(hidden)]
@@ -34,6 +35,7 @@ pub(crate) use model_keys::{
 };
 pub(crate) use model_keys::{check_item_scope_schema, unique_value, ErasedKey};
 pub use model_keys::{InvalidKey, Key, KeyBuilder};
+pub(crate) use stored::StoredKey;
 pub use unique::{parse_unique_key, ParsedUniqueKey};
 pub(crate) use unique::{OWNER_PK_ATTR, OWNER_SK_ATTR};
 

@@ -7,6 +7,7 @@ use aws_sdk_dynamodb::types::AttributeValue;
 
 use super::encode::{KeyPart, KeyWriter};
 use super::layout::{KeyScope, KeyValue, KeyValueBuilder};
+use super::StoredKey;
 use super::{PK_ATTR, SK_ATTR};
 use crate::error::{Error, Item};
 use crate::model::{FieldSchema, IndexSchema, Model};
@@ -63,21 +64,14 @@ impl<M: Model> Key<M> {
         }
     }
 
-    /// The stored `(_pk, _sk)` strings in `scope`.
-    pub fn stored(&self, scope: &KeyScope) -> (String, String) {
-        (
-            scope.key(M::SCHEMA.prefix, &self.pk),
-            scope.key(M::SCHEMA.prefix, &self.sk),
-        )
+    /// The stored key in `scope`.
+    pub(crate) fn stored(&self, scope: &KeyScope) -> StoredKey {
+        self.erase().stored(scope)
     }
 
     /// The stored key as a DynamoDB `Key` map in `scope`.
     pub fn to_item(&self, scope: &KeyScope) -> Item {
-        let (pk, sk) = self.stored(scope);
-        Item::from([
-            (PK_ATTR.to_owned(), AttributeValue::S(pk)),
-            (SK_ATTR.to_owned(), AttributeValue::S(sk)),
-        ])
+        self.stored(scope).to_item()
     }
 }
 
@@ -270,21 +264,17 @@ pub(crate) struct ErasedKey {
 }
 
 impl ErasedKey {
-    /// The stored `(_pk, _sk)` strings in `scope`.
-    pub(crate) fn stored(&self, scope: &KeyScope) -> (String, String) {
-        (
-            scope.key(self.prefix, &self.pk),
-            scope.key(self.prefix, &self.sk),
-        )
+    /// The stored key in `scope`.
+    pub(crate) fn stored(&self, scope: &KeyScope) -> StoredKey {
+        StoredKey {
+            pk: scope.key(self.prefix, &self.pk),
+            sk: scope.key(self.prefix, &self.sk),
+        }
     }
 
     /// The stored key as a DynamoDB `Key` map in `scope`.
     pub(crate) fn to_item(&self, scope: &KeyScope) -> Item {
-        let (pk, sk) = self.stored(scope);
-        Item::from([
-            (PK_ATTR.to_owned(), AttributeValue::S(pk)),
-            (SK_ATTR.to_owned(), AttributeValue::S(sk)),
-        ])
+        self.stored(scope).to_item()
     }
 }
 

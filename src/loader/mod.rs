@@ -27,7 +27,7 @@
 //! [`RetryPolicy`](crate::RetryPolicy); a key still unprocessed after that fails its `find`s with
 //! [`Error::BatchIncomplete`] naming that key (at position 0: the
 //! loader's batches have no positions of their own). An error that stops a whole batch reaches
-//! every `find` waiting on it, as [`Error::Shared`] when several wait.
+//! every `find` waiting on it: each gets its own clone of the error, the variant itself.
 //!
 //! The cache only knows about writes made through dynabao inside the scope: another process
 //! (or code outside the scope) writing meanwhile is not seen until the scope ends. Keep scopes
@@ -55,231 +55,39 @@
 //!
 //! [`TenantContext::with_tenant`]: crate::TenantContext::with_tenant
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::future::Future;
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
-use std::time::Duration;
+use std::sync::atomic::Ordering;
 
 use tokio::sync::oneshot;
 
-use crate::batch::{get_raw, Unprocessed, UnprocessedRequest, GET_CHUNK};
+pub use crate::exec::Capacity;
+pub use crate::request_scope::{Loader, LoaderStats};
+
+use crate::batch::{get_raw, DEFAULT_CONCURRENCY, GET_CHUNK};
 use crate::db::Db;
-use crate::error::{Error, Item};
-use crate::key::KeyScope;
+use crate::error::{Error, Item, Unprocessed, UnprocessedRequest, UnprocessedState};
+use crate::key::{KeyScope, StoredKey};
+use crate::model::Schema;
+use crate::request_scope::{lock, CacheKey, Entry, Group, GroupKey, Outcome};
 use crate::tenant::InCurrentTenant;
 
-tokio::task_local! {
-    static LOADER: Loader;
-}
-
-/// Read and write capacity units consumed by DynamoDB.
-#[derive(Debug, Clone, Copy, Default, PartialEq)]
-pub struct Capacity {
-    /// Read capacity units.
-    pub read_units: f64,
-    /// Write capacity units.
-    pub write_units: f64,
-}
-
-impl std::ops::AddAssign for Capacity {
-    fn add_assign(&mut self, other: Capacity) {
-        self.read_units += other.read_units;
-        self.write_units += other.write_units;
-    }
-}
-
-/// Counters of one loader scope.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-#[non_exhaustive]
-pub struct LoaderStats {
-    /// `find`s that went through the loader.
-    pub finds: u64,
-    /// Finds answered from the cache, without a request.
-    pub cache_hits: u64,
-    /// Finds that joined a read of the same key already waiting or in flight.
-    pub joined: u64,
-    /// Distinct keys sent to DynamoDB.
-    pub keys_loaded: u64,
-    /// Batches dispatched (each is one BatchGetItem per 100 keys, plus resends of unprocessed
-    /// keys).
-    pub batches: u64,
-}
-
-/// A request-scoped batching loader and cache; see the [module docs](self).
-///
-/// Cheap to clone: clones share one scope's cache and counters.
-#[derive(Clone)]
-pub struct Loader {
-    shared: Arc<Shared>,
-}
-
-impl std::fmt::Debug for Loader {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Loader")
-            .field("window", &self.shared.window)
-            .field("stats", &self.stats())
-            .finish_non_exhaustive()
-    }
-}
-
-impl Default for Loader {
-    fn default() -> Self {
-        Self::new()
-    }
-}
-
-/// The default batching window.
-const DEFAULT_WINDOW: Duration = Duration::from_millis(2);
-
-struct Shared {
-    window: Duration,
-    state: Mutex<State>,
-    capacity: Mutex<Capacity>,
-    finds: AtomicU64,
-    cache_hits: AtomicU64,
-    joined: AtomicU64,
-    keys_loaded: AtomicU64,
-    batches: AtomicU64,
-}
-
-#[derive(Debug, Clone, PartialEq, Eq, Hash)]
-struct CacheKey {
-    db: u64,
-    scope: KeyScope,
-    pk: String,
-    sk: String,
-}
-
-#[derive(Debug, Clone, PartialEq, Eq, Hash)]
-struct GroupKey {
-    db: u64,
-    scope: KeyScope,
-    consistent: bool,
-}
-
-/// What the cache knows about one key.
-#[derive(Default)]
-struct Entry {
-    /// `Some(item or None for missing)`: known; `None`: unknown (never read, or evicted).
-    value: Option<Option<Item>>,
-    /// The write epoch of the last write to the key, 0 if none.
-    last_write: u64,
-    /// A write of unknown outcome happened: read strongly consistently next time.
-    dirty: bool,
-}
-
-type Outcome = Result<Option<Item>, Arc<Error>>;
-type Waiter = oneshot::Sender<Outcome>;
-
-struct Group {
-    id: u64,
-    db: Db,
-    model: &'static str,
-    keys: Vec<(String, String)>,
-    waiters: HashMap<(String, String), Vec<Waiter>>,
-}
-
-#[derive(Default)]
-struct State {
-    cache: HashMap<CacheKey, Entry>,
-    pending: HashMap<GroupKey, Group>,
-    inflight: HashMap<(CacheKey, bool), Vec<Waiter>>,
-    epoch: u64,
-    next_group: u64,
-}
-
-/// What a write did to one item, for the cache.
-pub(crate) enum Written {
-    /// The item as now stored (keys included).
-    Item(Item),
-    /// The item is gone.
-    Deleted,
-    /// Unknown: evict, and read strongly consistently next time.
-    Unknown,
-}
-
 impl Loader {
-    /// A loader with the default window (2 ms).
-    pub fn new() -> Self {
-        Self::with_window(DEFAULT_WINDOW)
-    }
-
-    /// A loader that waits `window` for more finds before sending a batch. A full batch
-    /// (100 keys) goes at once. `Duration::ZERO` still merges finds made in the same poll
-    /// (a `join_all`), not ones made after an await.
-    pub fn with_window(window: Duration) -> Self {
-        Loader {
-            shared: Arc::new(Shared {
-                window,
-                state: Mutex::new(State::default()),
-                capacity: Mutex::new(Capacity::default()),
-                finds: AtomicU64::new(0),
-                cache_hits: AtomicU64::new(0),
-                joined: AtomicU64::new(0),
-                keys_loaded: AtomicU64::new(0),
-                batches: AtomicU64::new(0),
-            }),
-        }
-    }
-
-    /// Runs `fut` in a new loader scope with the default window (a tokio task-local, like the
-    /// tenant: the scope does not travel into a bare `tokio::spawn`).
-    pub fn scope<F: Future>(fut: F) -> impl Future<Output = F::Output> {
-        Loader::new().run(fut)
-    }
-
-    /// Runs `fut` in this loader's scope. Keep a clone to read [`capacity`](Loader::capacity)
-    /// and [`stats`](Loader::stats) afterwards.
-    pub fn run<F: Future>(&self, fut: F) -> impl Future<Output = F::Output> {
-        LOADER.scope(self.clone(), fut)
-    }
-
-    /// The loader of the running scope, if any.
-    pub fn current() -> Option<Loader> {
-        LOADER.try_with(Clone::clone).ok()
-    }
-
-    /// Capacity consumed by the requests made in this scope so far.
-    pub fn capacity(&self) -> Capacity {
-        *lock(&self.shared.capacity)
-    }
-
-    /// Counters of this scope so far.
-    pub fn stats(&self) -> LoaderStats {
-        let s = &self.shared;
-        LoaderStats {
-            finds: s.finds.load(Ordering::Relaxed),
-            cache_hits: s.cache_hits.load(Ordering::Relaxed),
-            joined: s.joined.load(Ordering::Relaxed),
-            keys_loaded: s.keys_loaded.load(Ordering::Relaxed),
-            batches: s.batches.load(Ordering::Relaxed),
-        }
-    }
-
-    /// Forgets every cached item.
-    pub fn clear(&self) {
-        lock(&self.shared.state).cache.clear();
-    }
-
-    /// Loads the item at `key` (a key map in `scope`) through the scope: from the cache, by
-    /// joining a read of the same key, or in the next batch.
+    /// Loads the item of `schema`'s model at `key` in `scope` through the scope: from the
+    /// cache, by joining a read of the same key, or in the next batch of that model.
     pub(crate) async fn load(
         &self,
         db: &Db,
         scope: &KeyScope,
-        model: &'static str,
-        key: Item,
+        schema: &'static Schema,
+        key: StoredKey,
         consistent: bool,
     ) -> Result<Option<Item>, Error> {
-        let Some((pk, sk)) = crate::batch::key_of(&key) else {
-            return Err(Error::invalid_request(model, "a key without _pk and _sk"));
-        };
+        let model = schema.name;
         let ck = CacheKey {
             db: db.id(),
             scope: scope.clone(),
-            pk: pk.clone(),
-            sk: sk.clone(),
+            key: key.clone(),
         };
         self.shared.finds.fetch_add(1, Ordering::Relaxed);
         let (tx, rx) = oneshot::channel();
@@ -305,6 +113,7 @@ impl Loader {
                 let gk = GroupKey {
                     db: db.id(),
                     scope: scope.clone(),
+                    prefix: schema.prefix,
                     consistent,
                 };
                 let next_id = state.next_group;
@@ -316,9 +125,9 @@ impl Loader {
                     waiters: HashMap::new(),
                 });
                 let is_new = group.id == next_id && group.keys.is_empty();
-                let waiters = group.waiters.entry((pk.clone(), sk.clone())).or_default();
+                let waiters = group.waiters.entry(key.clone()).or_default();
                 if waiters.is_empty() {
-                    group.keys.push((pk, sk));
+                    group.keys.push(key);
                 } else {
                     self.shared.joined.fetch_add(1, Ordering::Relaxed);
                 }
@@ -343,7 +152,7 @@ impl Loader {
         }
         match rx.await {
             Ok(Ok(item)) => Ok(item),
-            Ok(Err(shared)) => Err(Arc::try_unwrap(shared).unwrap_or_else(Error::Shared)),
+            Ok(Err(e)) => Err(e),
             Err(_) => Err(Error::invalid_request(
                 model,
                 "the loader's batch was dropped before it answered (runtime shutting down)",
@@ -395,16 +204,10 @@ impl Loader {
         let epoch = {
             let mut state = lock(&self.shared.state);
             for k in &keys {
-                let ck = CacheKey {
-                    db: gk.db,
-                    scope: gk.scope.clone(),
-                    pk: k.0.clone(),
-                    sk: k.1.clone(),
-                };
                 let w = waiters.remove(k).unwrap_or_default();
                 state
                     .inflight
-                    .entry((ck, gk.consistent))
+                    .entry((gk.cache_key(k.clone()), gk.consistent))
                     .or_default()
                     .extend(w);
             }
@@ -414,61 +217,39 @@ impl Loader {
             .keys_loaded
             .fetch_add(keys.len() as u64, Ordering::Relaxed);
         self.shared.batches.fetch_add(1, Ordering::Relaxed);
-        let key_items: Vec<Item> = keys
-            .iter()
-            .map(|(pk, sk)| {
-                Item::from([
-                    (
-                        crate::key::PK_ATTR.to_owned(),
-                        aws_sdk_dynamodb::types::AttributeValue::S(pk.clone()),
-                    ),
-                    (
-                        crate::key::SK_ATTR.to_owned(),
-                        aws_sdk_dynamodb::types::AttributeValue::S(sk.clone()),
-                    ),
-                ])
-            })
-            .collect();
         let raw = get_raw(
             &db,
             &gk.scope,
             model,
-            key_items.clone(),
+            keys.clone(),
             gk.consistent,
-            crate::batch::DEFAULT_CONCURRENCY,
+            DEFAULT_CONCURRENCY,
         )
         .await;
-        let shared_error = raw.error.map(Arc::new);
-        let unprocessed: std::collections::HashSet<usize> =
-            raw.unprocessed.iter().copied().collect();
+        let unprocessed: HashSet<usize> = raw.unprocessed.iter().copied().collect();
         let mut found = raw.found;
         let mut state = lock(&self.shared.state);
-        for (i, (pk, sk)) in keys.into_iter().enumerate() {
-            let ck = CacheKey {
-                db: gk.db,
-                scope: gk.scope.clone(),
-                pk,
-                sk,
-            };
+        for (i, key) in keys.into_iter().enumerate() {
+            let ck = gk.cache_key(key);
             let waiting = state
                 .inflight
                 .remove(&(ck.clone(), gk.consistent))
                 .unwrap_or_default();
             let outcome: Outcome = if unprocessed.contains(&i) {
-                match &shared_error {
+                match &raw.error {
                     Some(e) => Err(e.clone()),
-                    None => Err(Arc::new(Error::BatchIncomplete {
+                    None => Err(Error::BatchIncomplete {
                         operation: "BatchGetItem",
                         unprocessed: vec![Unprocessed {
                             position: 0,
                             model,
                             request: UnprocessedRequest::Get {
-                                key: key_items.get(i).cloned().unwrap_or_default(),
+                                key: ck.key.to_item(),
                             },
-                            state: crate::batch::UnprocessedState::ReturnedUnprocessed,
+                            state: UnprocessedState::ReturnedUnprocessed,
                         }],
                         source: None,
-                    })),
+                    }),
                 }
             } else {
                 let item = found.get_mut(i).and_then(Option::take);
@@ -484,63 +265,6 @@ impl Loader {
             for w in waiting {
                 let _ = w.send(outcome.clone());
             }
-        }
-    }
-
-    fn record_write(&self, ck: CacheKey, written: Written) {
-        let mut state = lock(&self.shared.state);
-        state.epoch += 1;
-        let epoch = state.epoch;
-        let entry = state.cache.entry(ck).or_default();
-        entry.last_write = epoch;
-        match written {
-            Written::Item(item) => {
-                entry.value = Some(Some(item));
-                entry.dirty = false;
-            }
-            Written::Deleted => {
-                entry.value = Some(None);
-                entry.dirty = false;
-            }
-            Written::Unknown => {
-                entry.value = None;
-                entry.dirty = true;
-            }
-        }
-    }
-}
-
-/// Tells the running loader scope (if any) what a write did to the item at `key` in `scope`.
-/// `written` is only called when a scope is running.
-pub(crate) fn record_write(
-    db: &Db,
-    scope: &KeyScope,
-    key: &(String, String),
-    written: impl FnOnce() -> Written,
-) {
-    if let Some(loader) = Loader::current() {
-        let ck = CacheKey {
-            db: db.id(),
-            scope: scope.clone(),
-            pk: key.0.clone(),
-            sk: key.1.clone(),
-        };
-        loader.record_write(ck, written());
-    }
-}
-
-/// Adds consumed capacity to the running loader scope, if any.
-pub(crate) fn record_capacity(c: Capacity) {
-    let _ = LOADER.try_with(|l| *lock(&l.shared.capacity) += c);
-}
-
-/// `fut` bound to the loader scope running now (if any), for work spawned on its behalf.
-pub(crate) fn carry<F: Future>(fut: F) -> impl Future<Output = F::Output> {
-    let current = Loader::current();
-    async move {
-        match current {
-            Some(l) => l.run(fut).await,
-            None => fut.await,
         }
     }
 }
@@ -559,10 +283,4 @@ where
             tracing::error!("dynabao: a Loader scope needs a tokio runtime to send its batches");
         }
     }
-}
-
-/// Locks a mutex, recovering from poisoning (the state stays consistent: every critical
-/// section leaves it valid at each step).
-fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
-    m.lock().unwrap_or_else(PoisonError::into_inner)
 }

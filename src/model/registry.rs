@@ -22,9 +22,9 @@
 //! from two places) is one model, not two: registrations are identified by the place the derive
 //! was written.
 
-use crate::db::Tenancy;
 use crate::error::Error;
 use crate::model::Schema;
+use crate::tenant::Tenancy;
 
 /// One model, as `#[derive(Model)]` registers it. Read it through [`registered`].
 #[derive(Debug)]

@@ -10,22 +10,26 @@ use std::pin::Pin;
 use aws_sdk_dynamodb::operation::delete_item::builders::DeleteItemFluentBuilder;
 use aws_sdk_dynamodb::operation::delete_item::{DeleteItemError, DeleteItemInput};
 use aws_sdk_dynamodb::types::{
-    AttributeValue, ReturnConsumedCapacity, ReturnValue, ReturnValuesOnConditionCheckFailure,
+    AttributeValue, Delete as TxDelete, ReturnConsumedCapacity, ReturnValue,
+    ReturnValuesOnConditionCheckFailure, TransactWriteItem,
 };
 
-use super::common::{
-    non_empty, settle_condition, settle_other, stored_key, Effect, Expect, Settled,
-};
 use super::put::AsTransaction;
 use crate::codec;
 use crate::db::Db;
 use crate::error::{Error, Item};
 use crate::exec;
 use crate::expr::{Condition, Placeholders};
+use crate::key::StoredKey;
 use crate::key::{InvalidKey, Key, KeyScope, PK_ATTR};
-use crate::loader::{self, Written};
-use crate::model::Model;
-use crate::transact;
+use crate::model::{Model, Schema};
+use crate::request_scope::{self, Written};
+use crate::write::outcome::{non_empty, settle_condition, settle_other, Effect, Expect, Settled};
+use crate::write::transaction::{
+    self, build_err, owner_key, rendered_as_transaction, single_error, Failure, Part, RenderedOp,
+    WriteOp,
+};
+use crate::write::unique;
 
 /// A DeleteItem by primary key. Await it for the deleted item; a missing item is
 /// [`Error::NotFound`], decided by the delete's own condition.
@@ -149,7 +153,7 @@ impl<'a, M: Model> Delete<'a, M> {
         let scope = self.db.scope_for::<M>().await?;
         let rendered = self.render(&scope)?;
         if self.tx.always() || !M::UNIQUES.is_empty() {
-            return Err(transact::rendered_as_transaction::<M>());
+            return Err(rendered_as_transaction::<M>());
         }
         self.fluent(rendered)
             .as_input()
@@ -169,11 +173,9 @@ impl<'a, M: Model> Delete<'a, M> {
         let scope = self.db.scope_for::<M>().await?;
         let rendered = self.render(&scope)?;
         if self.tx.always() || !M::UNIQUES.is_empty() {
-            return transact::single_delete(self, &scope).await;
+            return single_delete(self, &scope).await;
         }
-        let key = stored_key(&rendered.key)
-            .map(|(pk, sk)| (pk.to_owned(), sk.to_owned()))
-            .unwrap_or_default();
+        let key = owner_key(M::SCHEMA, &rendered.key)?;
         let fluent = self.fluent(rendered);
         let expect = Expect::Present {
             version: self.version,
@@ -185,7 +187,7 @@ impl<'a, M: Model> Delete<'a, M> {
         let unknown = tracked.outcome_unknown();
         match tracked.result {
             Ok(out) => {
-                loader::record_write(self.db, &scope, &key, || Written::Deleted);
+                request_scope::record_write(self.db, &scope, &key, || Written::Deleted);
                 match non_empty(out.attributes) {
                     Some(item) => codec::decode_written(&scope, "DeleteItem", item),
                     // The condition guarantees an item existed; no attributes means none was
@@ -224,7 +226,7 @@ impl<'a, M: Model> Delete<'a, M> {
                     ),
                 };
                 if err.is_outcome_unknown() || !err.is_conditional_check_failed() {
-                    loader::record_write(self.db, &scope, &key, || Written::Unknown);
+                    request_scope::record_write(self.db, &scope, &key, || Written::Unknown);
                 }
                 Err(err)
             }
@@ -238,5 +240,116 @@ impl<'a, M: Model> IntoFuture for Delete<'a, M> {
 
     fn into_future(self) -> Self::IntoFuture {
         Box::pin(self.send())
+    }
+}
+
+/// A typed delete.
+pub(crate) struct DeleteOp<'a, M: Model>(pub(crate) Delete<'a, M>);
+
+impl<'a, M: Model> WriteOp for DeleteOp<'a, M> {
+    fn schema(&self) -> &'static Schema {
+        M::SCHEMA
+    }
+
+    fn key(&self, scope: &KeyScope) -> Result<StoredKey, Error> {
+        Ok(self.0.key.clone()?.stored(scope))
+    }
+
+    fn needs_read(&self) -> bool {
+        // An idempotent delete reads the item it returns.
+        !M::UNIQUES.is_empty() || self.0.tx.always()
+    }
+
+    fn render(&self, scope: &KeyScope, stored: Option<&Option<Item>>) -> Result<RenderedOp, Error> {
+        let Rendered {
+            key: key_item,
+            mut conditions,
+            mut p,
+        } = self.0.render(scope)?;
+        let key = owner_key(M::SCHEMA, &key_item)?;
+        let mut moves = Vec::new();
+        let guard = match stored {
+            Some(read) => {
+                let read = read.as_ref();
+                // The unique values being released, and the version: a delete returns the item
+                // as read, so nothing of it may change in between.
+                let mut attrs: Vec<&'static str> =
+                    M::UNIQUES.iter().map(|u| u.field.attr).collect();
+                attrs.extend(M::SCHEMA.version.map(|v| v.attr));
+                let guard = unique::guard(&mut p, &mut conditions, read, &attrs);
+                for (u, old) in M::UNIQUES.iter().zip(unique::values::<M>(read)?) {
+                    moves.extend(unique::moves(
+                        self.0.db,
+                        scope,
+                        M::SCHEMA.prefix,
+                        u,
+                        &key,
+                        old.as_ref(),
+                        None,
+                    )?);
+                }
+                Some(guard)
+            }
+            None => None,
+        };
+        let (names, values) = p.into_maps();
+        let tx = TxDelete::builder()
+            .table_name(self.0.db.table())
+            .set_key(Some(key_item))
+            .condition_expression(conditions.join(" AND "))
+            .set_expression_attribute_names(names)
+            .set_expression_attribute_values(values)
+            .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
+            .build()
+            .map_err(|e| build_err(M::SCHEMA, e))?;
+        let mut items = vec![(TransactWriteItem::builder().delete(tx).build(), Part::Owner)];
+        items.extend(moves);
+        Ok(RenderedOp {
+            items,
+            expect: Expect::Present {
+                version: self.0.version,
+            },
+            guard,
+            key,
+            written: Some(Written::Deleted),
+            effect: Effect {
+                gone: true,
+                ..Effect::default()
+            },
+        })
+    }
+}
+
+/// A delete of a model with unique constraints.
+pub(crate) async fn single_delete<M: Model>(
+    delete: Delete<'_, M>,
+    scope: &KeyScope,
+) -> Result<M, Error> {
+    let db = delete.db;
+    let token = delete.tx.token().map(str::to_owned);
+    let op = DeleteOp(delete);
+    let reads = match transaction::run(db, &[&op as &dyn WriteOp], token.as_deref()).await {
+        Ok(reads) => reads,
+        Err(
+            f @ Failure::Canceled {
+                unknown_before: true,
+                ..
+            },
+        ) => {
+            // The item as read before the delete, to return if the lost attempt removed it.
+            let reads = match &f {
+                Failure::Canceled { reads, .. } => reads.clone(),
+                Failure::Other(_) => Vec::new(),
+            };
+            transaction::single_outcome(M::SCHEMA, f)?;
+            reads
+        }
+        Err(f) => return Err(single_error(M::SCHEMA, f)),
+    };
+    match reads.into_iter().next().flatten().flatten() {
+        Some(item) => codec::decode_written(scope, "TransactWriteItems", item),
+        None => Err(Error::NotFound {
+            model: M::SCHEMA.name,
+        }),
     }
 }

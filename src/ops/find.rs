@@ -79,8 +79,8 @@ impl<'a, M: Model> Find<'a, M> {
                 .load(
                     self.db,
                     &scope,
-                    M::SCHEMA.name,
-                    key.to_item(&scope),
+                    M::SCHEMA,
+                    key.stored(&scope),
                     self.consistent,
                 )
                 .await?

@@ -5,7 +5,6 @@ use std::pin::Pin;
 
 use aws_sdk_dynamodb::types::{AttributeValue, ReturnConsumedCapacity};
 
-use super::common::non_empty;
 use super::find::Find;
 use crate::db::Db;
 use crate::error::Error;
@@ -14,6 +13,7 @@ use crate::key::{
     InvalidKey, Key, KeyPart, KeyValue, KeyValueBuilder, OWNER_PK_ATTR, OWNER_SK_ATTR, PK_ATTR,
 };
 use crate::model::{Model, UniqueSchema};
+use crate::write::outcome::non_empty;
 
 /// Reads the item that holds a value of a unique constraint: the constraint item (one GetItem),
 /// then its owner (a second GetItem, or the [`Loader`](crate::Loader)'s batch inside a scope).

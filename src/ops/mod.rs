@@ -11,7 +11,6 @@
 //! closed if it has none. The [tenancy docs](crate::tenant#where-a-future-can-leave-its-scope)
 //! list where a future can leave its scope.
 
-pub(crate) mod common;
 pub(crate) mod delete;
 mod find;
 mod find_unique;

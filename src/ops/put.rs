@@ -20,22 +20,26 @@ use std::pin::Pin;
 use aws_sdk_dynamodb::operation::put_item::builders::PutItemFluentBuilder;
 use aws_sdk_dynamodb::operation::put_item::{PutItemError, PutItemInput};
 use aws_sdk_dynamodb::types::{
-    AttributeValue, ReturnConsumedCapacity, ReturnValuesOnConditionCheckFailure,
+    AttributeValue, Put as TxPut, ReturnConsumedCapacity, ReturnValuesOnConditionCheckFailure,
+    TransactWriteItem,
 };
 use chrono::Utc;
 
-use super::common::{
-    check_item_size, non_empty, settle_condition, settle_other, stored_key, Effect, Expect, Settled,
-};
 use crate::codec;
+use crate::codec::check_item_size;
 use crate::db::Db;
 use crate::error::{Error, Item};
 use crate::exec;
 use crate::expr::{Condition, Placeholders};
+use crate::key::StoredKey;
 use crate::key::{KeyScope, PK_ATTR};
-use crate::loader::{self, Written};
-use crate::model::Model;
-use crate::transact;
+use crate::model::{Model, Schema};
+use crate::request_scope::{self, Written};
+use crate::write::outcome::{non_empty, settle_condition, settle_other, Effect, Expect, Settled};
+use crate::write::transaction::{
+    self, build_err, owner_key, rendered_as_transaction, Part, RenderedOp, WriteOp,
+};
+use crate::write::unique;
 
 /// Which whole-item write.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -169,7 +173,7 @@ impl<'a, M: Model> Put<'a, M> {
         let mut item = self.item.clone();
         let expect = prepare(self.mode, &mut item);
         if self.tx.always() || needs_transaction(self.mode, &item)? {
-            return Err(transact::rendered_as_transaction::<M>());
+            return Err(rendered_as_transaction::<M>());
         }
         let rendered = render(expect, self.condition.as_ref(), &scope, &item)?;
         fluent(self.db, rendered)
@@ -190,7 +194,7 @@ impl<'a, M: Model> Put<'a, M> {
         let mut item = self.item;
         let expect = prepare(self.mode, &mut item);
         if self.tx.always() || needs_transaction(self.mode, &item)? {
-            return transact::single_put(
+            return single_put(
                 self.db,
                 self.mode,
                 expect,
@@ -202,12 +206,7 @@ impl<'a, M: Model> Put<'a, M> {
         }
         let rendered = render(expect, self.condition.as_ref(), &scope, &item)?;
         check_item_size(M::SCHEMA.name, &rendered.stored)?;
-        let key = stored_key(&rendered.stored)
-            .map(|(pk, sk)| (pk.to_owned(), sk.to_owned()))
-            .ok_or_else(|| Error::MalformedItem {
-                model: M::SCHEMA.name,
-                reason: "the encoded item has no key".into(),
-            })?;
+        let key = owner_key(M::SCHEMA, &rendered.stored)?;
         let effect = Effect {
             item: Some(rendered.stored.clone()),
             ..Effect::default()
@@ -233,13 +232,13 @@ impl<'a, M: Model> Put<'a, M> {
                     Settled::Applied(_) => {}
                     Settled::Failed(err) => {
                         if err.is_outcome_unknown() {
-                            loader::record_write(self.db, &scope, &key, || Written::Unknown);
+                            request_scope::record_write(self.db, &scope, &key, || Written::Unknown);
                         }
                         return Err(err);
                     }
                 },
                 other => {
-                    loader::record_write(self.db, &scope, &key, || Written::Unknown);
+                    request_scope::record_write(self.db, &scope, &key, || Written::Unknown);
                     return Err(settle_other(
                         "PutItem",
                         M::SCHEMA,
@@ -249,7 +248,7 @@ impl<'a, M: Model> Put<'a, M> {
                 }
             },
         }
-        loader::record_write(self.db, &scope, &key, || {
+        request_scope::record_write(self.db, &scope, &key, || {
             Written::Item(fluent.as_input().get_item().clone().unwrap_or_default())
         });
         // A TTL is stored in whole seconds; hand back what a read will return.
@@ -377,4 +376,127 @@ fn fluent(db: &Db, rendered: Rendered) -> PutItemFluentBuilder {
             .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld);
     }
     fluent
+}
+
+/// A put (create, upsert or replace) of a prepared value.
+pub(crate) struct PutOp<'a, M: Model> {
+    pub(crate) db: &'a Db,
+    pub(crate) item: M,
+    pub(crate) mode: Mode,
+    pub(crate) expect: Expect,
+    pub(crate) condition: Option<Condition<M>>,
+}
+
+impl<'a, M: Model> PutOp<'a, M> {
+    /// Fills the managed fields now, once, so a re-sent transaction writes the same value.
+    pub(crate) fn prepare(
+        db: &'a Db,
+        mut item: M,
+        mode: Mode,
+        condition: Option<Condition<M>>,
+    ) -> Self {
+        let expect = prepare(mode, &mut item);
+        PutOp {
+            db,
+            item,
+            mode,
+            expect,
+            condition,
+        }
+    }
+}
+
+impl<'a, M: Model> WriteOp for PutOp<'a, M> {
+    fn schema(&self) -> &'static Schema {
+        M::SCHEMA
+    }
+
+    fn key(&self, scope: &KeyScope) -> Result<StoredKey, Error> {
+        owner_key(M::SCHEMA, &codec::encode_with_keys(scope, &self.item)?)
+    }
+
+    fn needs_read(&self) -> bool {
+        !M::UNIQUES.is_empty() && self.mode != Mode::Create
+    }
+
+    fn render(&self, scope: &KeyScope, stored: Option<&Option<Item>>) -> Result<RenderedOp, Error> {
+        let Rendered {
+            stored: item,
+            mut conditions,
+            mut p,
+        } = render(self.expect, self.condition.as_ref(), scope, &self.item)?;
+        check_item_size(M::SCHEMA.name, &item)?;
+        let key = owner_key(M::SCHEMA, &item)?;
+        let read = stored.and_then(Option::as_ref);
+        let guard = match stored {
+            Some(read) => {
+                let attrs: Vec<&'static str> = M::UNIQUES.iter().map(|u| u.field.attr).collect();
+                Some(unique::guard(
+                    &mut p,
+                    &mut conditions,
+                    read.as_ref(),
+                    &attrs,
+                ))
+            }
+            None => None,
+        };
+        let old = unique::values::<M>(read)?;
+        let new = unique::values::<M>(Some(&item))?;
+        let mut items = Vec::new();
+        let (names, values) = p.into_maps();
+        let tx = TxPut::builder()
+            .table_name(self.db.table())
+            .set_item(Some(item.clone()))
+            .set_condition_expression((!conditions.is_empty()).then(|| conditions.join(" AND ")))
+            .set_expression_attribute_names(names)
+            .set_expression_attribute_values(values)
+            .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
+            .build()
+            .map_err(|e| build_err(M::SCHEMA, e))?;
+        items.push((TransactWriteItem::builder().put(tx).build(), Part::Owner));
+        for ((u, old), new) in M::UNIQUES.iter().zip(&old).zip(&new) {
+            items.extend(unique::moves(
+                self.db,
+                scope,
+                M::SCHEMA.prefix,
+                u,
+                &key,
+                old.as_ref(),
+                new.as_ref(),
+            )?);
+        }
+        Ok(RenderedOp {
+            items,
+            expect: self.expect,
+            guard,
+            key,
+            effect: Effect {
+                item: Some(item.clone()),
+                ..Effect::default()
+            },
+            written: Some(Written::Item(item)),
+        })
+    }
+}
+
+/// `create`, `put` or `replace` of a model with unique constraints (`item` is prepared).
+pub(crate) async fn single_put<M: Model>(
+    db: &Db,
+    mode: Mode,
+    expect: crate::write::outcome::Expect,
+    condition: Option<Condition<M>>,
+    item: M,
+    token: Option<&str>,
+) -> Result<M, Error> {
+    let op = PutOp {
+        db,
+        item,
+        mode,
+        expect,
+        condition,
+    };
+    match transaction::run(db, &[&op as &dyn WriteOp], token).await {
+        Ok(_) => Ok(op.item),
+        Err(f) => transaction::single_outcome(M::SCHEMA, f).map(|_| op.item),
+    }
 }

@@ -16,30 +16,35 @@
 use std::collections::{HashMap, HashSet};
 use std::future::{Future, IntoFuture};
 use std::pin::Pin;
+use std::sync::Arc;
 
 use aws_sdk_dynamodb::operation::update_item::builders::UpdateItemFluentBuilder;
 use aws_sdk_dynamodb::operation::update_item::{UpdateItemError, UpdateItemInput};
 use aws_sdk_dynamodb::types::{
     AttributeValue, ReturnConsumedCapacity, ReturnValue, ReturnValuesOnConditionCheckFailure,
+    TransactWriteItem, Update as TxUpdate,
 };
 use chrono::Utc;
 use serde::Serialize;
 
-use super::common::{
-    non_empty, settle_condition, settle_other, stored_key, Effect, Expect, Settled,
-    IDEMPOTENCY_ATTR,
-};
 use super::put::AsTransaction;
 use crate::codec;
 use crate::db::Db;
 use crate::error::{Error, Item};
 use crate::exec;
 use crate::expr::{Condition, Placeholders};
+use crate::key::StoredKey;
 use crate::key::{self, InvalidKey, Key, KeyScope, PK_ATTR};
-use crate::loader::{self, Written};
-use crate::model::{Field, FieldSchema, Model};
+use crate::model::{Field, FieldSchema, Model, Schema};
+use crate::request_scope::{self, Written};
 use crate::set::{is_empty_set, SetField};
-use crate::transact;
+use crate::write::outcome::{
+    non_empty, settle_condition, settle_other, Effect, Expect, Settled, IDEMPOTENCY_ATTR,
+};
+use crate::write::transaction::{
+    self, build_err, owner_key, read_back, rendered_as_transaction, Part, RenderedOp, WriteOp,
+};
+use crate::write::unique;
 
 /// Number types a field can be atomically added to.
 pub trait Numeric: Serialize + Copy {}
@@ -377,7 +382,7 @@ impl<'a, M: Model> Update<'a, M> {
                     serde_dynamo::to_attribute_value(Utc::now()).map_err(|source| {
                         Error::Encode {
                             model: schema.name,
-                            source,
+                            source: Arc::new(source),
                         }
                     })?;
                 let name = p.name(updated.attr);
@@ -530,7 +535,7 @@ impl<'a, M: Model> Update<'a, M> {
         let scope = self.db.scope_for::<M>().await?;
         let rendered = self.render(&scope)?;
         if self.tx.always() || !self.unique_changes()?.is_empty() {
-            return Err(transact::rendered_as_transaction::<M>());
+            return Err(rendered_as_transaction::<M>());
         }
         self.fluent(rendered)
             .as_input()
@@ -552,11 +557,9 @@ impl<'a, M: Model> Update<'a, M> {
         let scope = self.db.scope_for::<M>().await?;
         let rendered = self.render(&scope)?;
         if self.tx.always() || !self.unique_changes()?.is_empty() {
-            return transact::single_update(self, &scope).await;
+            return single_update(self, &scope).await;
         }
-        let key = stored_key(&rendered.key)
-            .map(|(pk, sk)| (pk.to_owned(), sk.to_owned()))
-            .unwrap_or_default();
+        let key = owner_key(M::SCHEMA, &rendered.key)?;
         let effect = rendered.effect.clone();
         let fluent = self.fluent(rendered);
         let expect = Expect::Present {
@@ -582,13 +585,13 @@ impl<'a, M: Model> Update<'a, M> {
                     Settled::Applied(stored) => stored,
                     Settled::Failed(err) => {
                         if err.is_outcome_unknown() {
-                            loader::record_write(self.db, &scope, &key, || Written::Unknown);
+                            request_scope::record_write(self.db, &scope, &key, || Written::Unknown);
                         }
                         return Err(err);
                     }
                 },
                 other => {
-                    loader::record_write(self.db, &scope, &key, || Written::Unknown);
+                    request_scope::record_write(self.db, &scope, &key, || Written::Unknown);
                     return Err(settle_other(
                         "UpdateItem",
                         M::SCHEMA,
@@ -601,7 +604,7 @@ impl<'a, M: Model> Update<'a, M> {
         match stored {
             Some(item) => {
                 let decoded = codec::decode_written(&scope, "UpdateItem", item.clone());
-                loader::record_write(self.db, &scope, &key, || Written::Item(item));
+                request_scope::record_write(self.db, &scope, &key, || Written::Item(item));
                 decoded
             }
             None => Err(Error::MalformedItem {
@@ -631,6 +634,102 @@ fn negate(v: AttributeValue) -> Result<AttributeValue, String> {
         })),
         _ => Err("only numbers can be subtracted".to_owned()),
     }
+}
+
+/// A typed update.
+pub(crate) struct UpdateOp<'a, M: Model>(pub(crate) Update<'a, M>);
+
+impl<'a, M: Model> WriteOp for UpdateOp<'a, M> {
+    fn schema(&self) -> &'static Schema {
+        M::SCHEMA
+    }
+
+    fn key(&self, scope: &KeyScope) -> Result<StoredKey, Error> {
+        Ok(self.0.key.clone()?.stored(scope))
+    }
+
+    fn needs_read(&self) -> bool {
+        self.0.unique_changes().is_ok_and(|c| !c.is_empty())
+    }
+
+    fn render(&self, scope: &KeyScope, stored: Option<&Option<Item>>) -> Result<RenderedOp, Error> {
+        let Rendered {
+            key: key_item,
+            expression,
+            mut conditions,
+            mut p,
+            effect,
+        } = self.0.render(scope)?;
+        let key = owner_key(M::SCHEMA, &key_item)?;
+        let changes = self.0.unique_changes()?;
+        let mut items = Vec::new();
+        let mut moves = Vec::new();
+        let guard = match stored {
+            Some(read) => {
+                let read = read.as_ref();
+                let attrs: Vec<&'static str> = changes.iter().map(|(u, _)| u.field.attr).collect();
+                let guard = unique::guard(&mut p, &mut conditions, read, &attrs);
+                for (u, new) in &changes {
+                    let old = match read {
+                        Some(item) => crate::key::unique_value::<M>(u.field, |a| item.get(a))?,
+                        None => None,
+                    };
+                    let new = unique::value_of::<M>(u, new.as_ref())?;
+                    moves.extend(unique::moves(
+                        self.0.db,
+                        scope,
+                        M::SCHEMA.prefix,
+                        u,
+                        &key,
+                        old.as_ref(),
+                        new.as_ref(),
+                    )?);
+                }
+                Some(guard)
+            }
+            None => None,
+        };
+        let (names, values) = p.into_maps();
+        let tx = TxUpdate::builder()
+            .table_name(self.0.db.table())
+            .set_key(Some(key_item))
+            .update_expression(expression)
+            .condition_expression(conditions.join(" AND "))
+            .set_expression_attribute_names(names)
+            .set_expression_attribute_values(values)
+            .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
+            .build()
+            .map_err(|e| build_err(M::SCHEMA, e))?;
+        items.push((TransactWriteItem::builder().update(tx).build(), Part::Owner));
+        items.extend(moves);
+        Ok(RenderedOp {
+            items,
+            expect: Expect::Present {
+                version: self.0.version,
+            },
+            guard,
+            key,
+            // A transaction cannot return the updated item.
+            written: Some(Written::Unknown),
+            effect,
+        })
+    }
+}
+
+/// An update of a model with unique constraints that sets or removes a unique field.
+pub(crate) async fn single_update<M: Model>(
+    update: Update<'_, M>,
+    scope: &KeyScope,
+) -> Result<M, Error> {
+    let db = update.db;
+    let key = update.key.clone()?;
+    let token = update.tx.token().map(str::to_owned);
+    let op = UpdateOp(update);
+    if let Err(f) = transaction::run(db, &[&op as &dyn WriteOp], token.as_deref()).await {
+        transaction::single_outcome(M::SCHEMA, f)?;
+    }
+    // A transaction returns nothing: read the item as stored now.
+    read_back(db, scope, key).await
 }
 
 #[cfg(test)]

@@ -4,11 +4,11 @@
 use std::cell::RefCell;
 use std::future::Future;
 use std::pin::Pin;
-use std::sync::{PoisonError, RwLock};
+use std::sync::{Arc, PoisonError, RwLock};
 use std::task::{Context, Poll};
 
 use super::id::{IntoTenantId, TenantId};
-use super::resolver;
+use super::resolver::{self, TenantResolver};
 use crate::Error;
 
 thread_local! {
@@ -293,6 +293,20 @@ impl<F: Future> Future for Scoped<F> {
             // Not reachable: the future is only taken out when `Scoped` itself is dropped.
             None => Poll::Pending,
         })
+    }
+}
+
+impl TenantContext {
+    /// Appends `resolver` to the process-wide chain that [`TenantContext::resolve`] asks when
+    /// no scope and no fallback names a tenant. Resolvers are asked in the order they were
+    /// added; add the most specific first.
+    pub fn add_resolver(resolver: impl TenantResolver) {
+        resolver::add(Arc::new(resolver));
+    }
+
+    /// Removes every resolver from the process-wide chain (tests, reconfiguration).
+    pub fn clear_resolvers() {
+        resolver::clear();
     }
 }
 

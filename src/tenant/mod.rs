@@ -42,6 +42,7 @@ mod context;
 mod id;
 mod resolver;
 mod spawn;
+mod tenancy;
 
 pub use context::TenantContext;
 pub use id::{IntoTenantId, TenantId, MAX_TENANT_ID_LEN};
@@ -50,6 +51,7 @@ pub use resolver::{
     TenantResolver,
 };
 pub use spawn::{spawn_in_tenant, spawn_local_in_tenant, InCurrentTenant, InTenant};
+pub use tenancy::Tenancy;
 
 /// Serialises unit tests that touch the process-wide fallback or the resolver chain.
 ///

@@ -5,7 +5,6 @@ use std::future::Future;
 use std::pin::Pin;
 use std::sync::{Arc, PoisonError, RwLock};
 
-use super::context::TenantContext;
 use super::id::TenantId;
 use crate::error::BoxError;
 use crate::Error;
@@ -15,7 +14,7 @@ pub type ResolveFuture<'a> =
     Pin<Box<dyn Future<Output = Result<Option<TenantId>, Error>> + Send + 'a>>;
 
 /// Finds the tenant when no scope and no fallback names one (the last step of
-/// [`TenantContext::resolve`]).
+/// [`TenantContext::resolve`](super::TenantContext::resolve)).
 ///
 /// Answer `Ok(Some(tenant))` to decide, `Ok(None)` to pass to the next resolver, and `Err` to
 /// stop the lookup with that error (a malformed token, an unreachable tenant registry): an error
@@ -46,7 +45,9 @@ impl<R: TenantResolver + ?Sized> TenantResolver for Box<R> {
 /// A resolver that calls dynabao itself can return those errors with `?` unchanged; this is
 /// for everything else (JWT decoding, HTTP, a registry lookup).
 pub fn resolver_error(e: impl Into<BoxError>) -> Error {
-    Error::TenantResolver { source: e.into() }
+    Error::TenantResolver {
+        source: e.into().into(),
+    }
 }
 
 /// A resolver made from a synchronous closure; built by [`resolver_fn`].
@@ -125,25 +126,20 @@ impl<F> fmt::Debug for AsyncFnResolver<F> {
 /// The process-wide resolver chain, in the order the resolvers were added.
 static RESOLVERS: RwLock<Vec<Arc<dyn TenantResolver>>> = RwLock::new(Vec::new());
 
-impl TenantContext {
-    /// Appends `resolver` to the process-wide chain that [`TenantContext::resolve`] asks when
-    /// no scope and no fallback names a tenant. Resolvers are asked in the order they were
-    /// added; add the most specific first.
-    pub fn add_resolver(resolver: impl TenantResolver) {
-        let resolver: Arc<dyn TenantResolver> = Arc::new(resolver);
-        RESOLVERS
-            .write()
-            .unwrap_or_else(PoisonError::into_inner)
-            .push(resolver);
-    }
+/// Appends `resolver` to the chain ([`TenantContext::add_resolver`](super::TenantContext::add_resolver)).
+pub(super) fn add(resolver: Arc<dyn TenantResolver>) {
+    RESOLVERS
+        .write()
+        .unwrap_or_else(PoisonError::into_inner)
+        .push(resolver);
+}
 
-    /// Removes every resolver from the process-wide chain (tests, reconfiguration).
-    pub fn clear_resolvers() {
-        RESOLVERS
-            .write()
-            .unwrap_or_else(PoisonError::into_inner)
-            .clear();
-    }
+/// Empties the chain ([`TenantContext::clear_resolvers`](super::TenantContext::clear_resolvers)).
+pub(super) fn clear() {
+    RESOLVERS
+        .write()
+        .unwrap_or_else(PoisonError::into_inner)
+        .clear();
 }
 
 /// Asks the resolvers in order: the first `Some` wins, the first `Err` stops the chain and is
@@ -170,7 +166,7 @@ mod tests {
     use std::sync::atomic::{AtomicUsize, Ordering};
 
     use super::*;
-    use crate::tenant::global_test_lock;
+    use crate::tenant::{global_test_lock, TenantContext};
 
     fn tid(s: &str) -> TenantId {
         TenantId::new(s).unwrap()

@@ -2,9 +2,10 @@
 
 use std::time::Duration;
 
-use crate::db::{Db, Tenancy};
+use crate::db::Db;
 use crate::error::Error;
 use crate::retry::Timeouts;
+use crate::tenant::Tenancy;
 use crate::tenant::TenantId;
 
 use super::{

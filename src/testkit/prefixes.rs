@@ -1,7 +1,7 @@
 //! A test helper: no two models of the test program share a keyspace.
 
-use crate::db::Tenancy;
 use crate::model::registry::{registered, shared_prefixes};
+use crate::tenant::Tenancy;
 
 /// Panics, naming every clash, when two models linked into this (test) program share a key
 /// prefix in one keyspace, with tenancy on or off (see [`crate::model::registry`]).

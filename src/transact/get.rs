@@ -10,15 +10,14 @@ use aws_sdk_dynamodb::operation::transact_get_items::{
 };
 use aws_sdk_dynamodb::types::{Get, ReturnConsumedCapacity, TransactGetItem};
 
-use super::engine::{scopes, MAX_ITEMS};
-use super::CancelReason;
-use crate::batch::{dedup, key_of};
+use crate::batch::dedup;
 use crate::codec;
 use crate::db::Db;
-use crate::error::{Error, Item};
+use crate::error::{CancelReason, Error, Item};
 use crate::exec;
-use crate::key::{self, ErasedKey, KeyScope};
+use crate::key::{self, ErasedKey, KeyScope, StoredKey};
 use crate::model::{Model, Schema};
+use crate::write::transaction::{scopes, MAX_ITEMS};
 
 static NEXT_READ: AtomicU64 = AtomicU64::new(1);
 
@@ -115,7 +114,7 @@ impl<'a> TransactGet<'a> {
             .zip(&scopes)
             .map(|((_, k), scope)| k.to_item(scope))
             .collect();
-        let stored: Vec<(String, String)> = keys.iter().filter_map(key_of).collect();
+        let stored: Vec<StoredKey> = keys.iter().filter_map(StoredKey::of).collect();
         let (distinct, positions) = dedup(&stored);
         if distinct.len() > MAX_ITEMS {
             return Err(Error::TooManyItems {
@@ -204,7 +203,7 @@ impl<'a> TransactGet<'a> {
                                     constraint: None,
                                     claim: false,
                                     prefix: schemas.get(position).map_or("", |s| s.prefix),
-                                    scope: None,
+                                    key_prefix: None,
                                     code: r.and_then(|r| r.code().map(str::to_owned)),
                                     message: r.and_then(|r| r.message().map(str::to_owned)),
                                     item: None,

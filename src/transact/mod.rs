@@ -80,10 +80,8 @@
 //! refuse models with unique constraints, and `#[bao(ttl)]` cannot be combined with them (TTL
 //! deletes would leave the constraint items behind).
 
-mod engine;
+mod check;
 mod get;
-mod ops;
-mod unique;
 
 use std::future::{Future, IntoFuture};
 use std::pin::Pin;
@@ -92,118 +90,19 @@ use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsInput;
 
 pub use get::{Slot, TransactGet, TransactGetOutput};
 
-use engine::{single_error, WriteOp};
-use ops::{CheckOp, DeleteOp, PutOp, UpdateOp};
+pub use crate::error::CancelReason;
 
-use crate::codec;
+use check::CheckOp;
+
 use crate::db::Db;
-use crate::error::{Error, Item};
-use crate::exec;
+use crate::error::Error;
 use crate::expr::Condition;
-use crate::key::{Key, KeyScope};
-use crate::loader::{self, Written};
 use crate::model::Model;
-use crate::ops::put::Mode;
+use crate::ops::delete::DeleteOp;
+use crate::ops::put::{Mode, PutOp};
+use crate::ops::update::UpdateOp;
 use crate::ops::{Delete, Put, Update};
-
-/// Why one item of a cancelled transaction failed (or `None`: it did not), carried by
-/// [`Error::TransactionCanceled`].
-#[derive(Debug, Clone, PartialEq)]
-#[non_exhaustive]
-pub struct CancelReason {
-    /// The position of the operation the item belongs to, in the order operations were added
-    /// (for [`TransactGet`], the order keys were added).
-    pub position: usize,
-    /// The operation's model.
-    pub model: &'static str,
-    /// The unique constraint, when the item is one of the constraint items the operation
-    /// claims or releases; `None` for the operation's own item.
-    pub constraint: Option<&'static str>,
-    pub(crate) claim: bool,
-    /// The operation's model prefix and the scope it wrote in, to check `item` against.
-    pub(crate) prefix: &'static str,
-    pub(crate) scope: Option<KeyScope>,
-    /// DynamoDB's code: `None`, `ConditionalCheckFailed`, `TransactionConflict`,
-    /// `ThrottlingError`, `ProvisionedThroughputExceeded`, `ItemCollectionSizeLimitExceeded`,
-    /// `ValidationError`.
-    pub code: Option<String>,
-    /// DynamoDB's message.
-    pub message: Option<String>,
-    /// The stored item, when a condition failed and DynamoDB returned it.
-    pub item: Option<Item>,
-}
-
-impl CancelReason {
-    /// DynamoDB's code for this item.
-    pub fn code(&self) -> Option<&str> {
-        self.code.as_deref()
-    }
-
-    /// Whether this item caused the cancellation (its code is not `None`).
-    pub fn is_failure(&self) -> bool {
-        self.code().is_some_and(|c| c != "None")
-    }
-
-    /// Whether this item's condition failed.
-    pub fn is_condition_failed(&self) -> bool {
-        self.code() == Some("ConditionalCheckFailed")
-    }
-
-    /// Whether this item conflicted with another transaction in progress.
-    pub fn is_conflict(&self) -> bool {
-        self.code() == Some("TransactionConflict")
-    }
-
-    /// Whether this item was throttled.
-    pub fn is_throttled(&self) -> bool {
-        self.code().is_some_and(crate::exec::is_throttling_code)
-    }
-
-    /// Whether this item is a claim of a unique constraint's value (which fails when another
-    /// item holds the value).
-    pub fn is_unique_claim(&self) -> bool {
-        self.claim
-    }
-
-    /// Decodes the stored item of a failed condition into its model.
-    ///
-    /// `None` for a constraint item, when DynamoDB returned no item, and when `M` is not the
-    /// operation's model. The item is checked like every read: its keys must carry the
-    /// operation's tenant and `M`'s prefix ([`Error::CrossTenant`] otherwise).
-    pub fn current_item<M: Model>(&self) -> Option<Result<M, Error>> {
-        if self.constraint.is_some() {
-            return None;
-        }
-        let item = self.item.as_ref()?;
-        // No scope recorded (a read's reason): nothing to check the item against, not decoded.
-        let scope = self.scope.as_ref()?;
-        codec::decode_returned::<M>(self.model, self.prefix, scope, item)
-    }
-
-    /// A one-line summary of the failures, for the error message.
-    pub(crate) fn summary(reasons: &[CancelReason]) -> String {
-        let failed: Vec<String> = reasons
-            .iter()
-            .filter(|r| r.is_failure())
-            .map(|r| {
-                format!(
-                    "#{} {}{}: {}",
-                    r.position,
-                    r.model,
-                    r.constraint
-                        .map(|c| format!(" (unique {c})"))
-                        .unwrap_or_default(),
-                    r.code().unwrap_or("?")
-                )
-            })
-            .collect();
-        if failed.is_empty() {
-            "no reason given".to_owned()
-        } else {
-            failed.join(", ")
-        }
-    }
-}
+use crate::write::transaction::{self, WriteOp};
 
 impl Db {
     /// Starts a TransactWriteItems; see the [module docs](self).
@@ -308,15 +207,15 @@ impl<'a> TransactWrite<'a> {
     /// unique constraints read their item first (that read is sent), since the constraint items
     /// to release depend on it.
     pub async fn to_request(&self) -> Result<TransactWriteItemsInput, Error> {
-        engine::to_request(self.db, &self.op_refs(), self.token.as_deref()).await
+        transaction::to_request(self.db, &self.op_refs(), self.token.as_deref()).await
     }
 
     /// Sends the transaction.
     pub async fn send(self) -> Result<(), Error> {
-        match engine::run(self.db, &self.op_refs(), self.token.as_deref()).await {
+        match transaction::run(self.db, &self.op_refs(), self.token.as_deref()).await {
             Ok(_) => Ok(()),
-            Err(engine::Failure::Other(e)) => Err(e),
-            Err(engine::Failure::Canceled {
+            Err(transaction::Failure::Other(e)) => Err(e),
+            Err(transaction::Failure::Canceled {
                 reasons,
                 unknown_before,
                 ..
@@ -340,115 +239,5 @@ impl<'a> IntoFuture for TransactWrite<'a> {
 
     fn into_future(self) -> Self::IntoFuture {
         Box::pin(self.send())
-    }
-}
-
-/// The error `to_request` gives for a single write that goes as a transaction.
-pub(crate) fn rendered_as_transaction<M: Model>() -> Error {
-    Error::invalid_request(
-        M::SCHEMA.name,
-        "this write keeps unique constraints and is sent as a TransactWriteItems; render it with \
-         db.transact_write()...to_request()",
-    )
-}
-
-/// `create`, `put` or `replace` of a model with unique constraints (`item` is prepared).
-pub(crate) async fn single_put<M: Model>(
-    db: &Db,
-    mode: Mode,
-    expect: crate::ops::common::Expect,
-    condition: Option<Condition<M>>,
-    item: M,
-    token: Option<&str>,
-) -> Result<M, Error> {
-    let op = PutOp {
-        db,
-        item,
-        mode,
-        expect,
-        condition,
-    };
-    match engine::run(db, &[&op as &dyn WriteOp], token).await {
-        Ok(_) => Ok(op.item),
-        Err(f) => engine::single_outcome(M::SCHEMA, f).map(|_| op.item),
-    }
-}
-
-/// An update of a model with unique constraints that sets or removes a unique field.
-pub(crate) async fn single_update<M: Model>(
-    update: Update<'_, M>,
-    scope: &KeyScope,
-) -> Result<M, Error> {
-    let db = update.db;
-    let key = update.key.clone()?;
-    let token = update.tx.token().map(str::to_owned);
-    let op = UpdateOp(update);
-    if let Err(f) = engine::run(db, &[&op as &dyn WriteOp], token.as_deref()).await {
-        engine::single_outcome(M::SCHEMA, f)?;
-    }
-    // A transaction returns nothing: read the item as stored now.
-    read_back(db, scope, key).await
-}
-
-/// A delete of a model with unique constraints.
-pub(crate) async fn single_delete<M: Model>(
-    delete: Delete<'_, M>,
-    scope: &KeyScope,
-) -> Result<M, Error> {
-    let db = delete.db;
-    let token = delete.tx.token().map(str::to_owned);
-    let op = DeleteOp(delete);
-    let reads = match engine::run(db, &[&op as &dyn WriteOp], token.as_deref()).await {
-        Ok(reads) => reads,
-        Err(
-            f @ engine::Failure::Canceled {
-                unknown_before: true,
-                ..
-            },
-        ) => {
-            // The item as read before the delete, to return if the lost attempt removed it.
-            let reads = match &f {
-                engine::Failure::Canceled { reads, .. } => reads.clone(),
-                engine::Failure::Other(_) => Vec::new(),
-            };
-            engine::single_outcome(M::SCHEMA, f)?;
-            reads
-        }
-        Err(f) => return Err(single_error(M::SCHEMA, f)),
-    };
-    match reads.into_iter().next().flatten().flatten() {
-        Some(item) => codec::decode_written(scope, "TransactWriteItems", item),
-        None => Err(Error::NotFound {
-            model: M::SCHEMA.name,
-        }),
-    }
-}
-
-async fn read_back<M: Model>(db: &Db, scope: &KeyScope, key: Key<M>) -> Result<M, Error> {
-    let key_item = key.to_item(scope);
-    let fluent = db
-        .client()
-        .get_item()
-        .table_name(db.table())
-        .set_key(Some(key_item.clone()))
-        .consistent_read(true)
-        .return_consumed_capacity(aws_sdk_dynamodb::types::ReturnConsumedCapacity::Total);
-    let out = exec::send(db, "GetItem", M::SCHEMA.name, scope, || {
-        fluent.clone().send()
-    })
-    .await
-    .map_err(|e| Error::dynamo("GetItem", e.into_service_error()))?;
-    match crate::ops::common::non_empty(out.item) {
-        Some(item) => {
-            let decoded = codec::decode_written::<M>(scope, "TransactWriteItems", item.clone());
-            if let Some(k) = crate::batch::key_of(&key_item) {
-                loader::record_write(db, scope, &k, || Written::Item(item));
-            }
-            decoded
-        }
-        // Deleted by someone else right after the update.
-        None => Err(Error::NotFound {
-            model: M::SCHEMA.name,
-        }),
     }
 }

@@ -157,12 +157,6 @@ fn error_responses_map_dynabao_errors_without_leaking() {
             "the item kept changing concurrently; nothing was written",
         ),
         (
-            Error::Shared(std::sync::Arc::new(Error::NotFound { model: "Note" })),
-            404,
-            "not_found",
-            "not found",
-        ),
-        (
             Error::TenantRequired,
             500,
             "internal_error",

@@ -1,7 +1,7 @@
 //! The one place every request to DynamoDB passes through: a tracing span with `db.*` fields
 //! and the tenant, retries of throttling and transient errors under the handle's
 //! [`RetryPolicy`](crate::RetryPolicy), and consumed-capacity accounting (span fields, and the
-//! running [`Loader`](crate::Loader) scope's totals).
+//! running [`Loader`](crate::Loader) scope's totals, kept by [`capacity`]).
 
 use std::any::Any;
 use std::future::Future;
@@ -19,39 +19,12 @@ use tracing::Instrument;
 
 use crate::db::Db;
 use crate::key::KeyScope;
-use crate::loader::{self, Capacity};
+use crate::retry::{is_throttling_code, TRANSIENT_CODES};
 
-/// Error codes DynamoDB (and the AWS SDKs) use for throttling.
-const THROTTLING_CODES: &[&str] = &[
-    "ProvisionedThroughputExceededException",
-    "ProvisionedThroughputExceeded",
-    "RequestLimitExceeded",
-    "ThrottlingException",
-    "ThrottlingError",
-    "Throttling",
-    "ThrottledException",
-    "RequestThrottledException",
-    "TooManyRequestsException",
-    "RequestThrottled",
-    "BandwidthLimitExceeded",
-];
+mod capacity;
 
-/// Error codes of failures that a later attempt can get past.
-const TRANSIENT_CODES: &[&str] = &[
-    "InternalServerError",
-    "InternalFailure",
-    "ServiceUnavailable",
-    "TransactionConflictException",
-    "TransactionInProgressException",
-    "RequestTimeout",
-    "RequestTimeoutException",
-    "PriorRequestNotComplete",
-];
-
-/// Whether `code` is one of DynamoDB's throttling codes.
-pub(crate) fn is_throttling_code(code: &str) -> bool {
-    THROTTLING_CODES.contains(&code)
-}
+pub use capacity::Capacity;
+pub(crate) use capacity::CapacityMeter;
 
 /// Whether an error is worth another attempt: throttling, 5xx, transient service errors,
 /// timeouts (the SDK's and the handle's [per-attempt timeout](crate::Timeouts)), every transient
@@ -304,7 +277,7 @@ where
                     span.record("dynabao.attempts", attempt);
                     span.record("dynabao.read_units", c.read_units);
                     span.record("dynabao.write_units", c.write_units);
-                    loader::record_capacity(c);
+                    capacity::record(c);
                     return Tracked {
                         result: Ok(out),
                         ambiguous_before,

@@ -4,11 +4,13 @@ use aws_sdk_dynamodb::types::{
     AttributeValue, Delete, Put, ReturnValuesOnConditionCheckFailure, TransactWriteItem,
 };
 
-use super::engine::{Guard, Part};
+use super::transaction::{Guard, Part};
 use crate::db::Db;
 use crate::error::{Error, Item};
 use crate::expr::Placeholders;
-use crate::key::{self, KeyScope, KeyValue, OWNER_PK_ATTR, OWNER_SK_ATTR, PK_ATTR, SK_ATTR};
+use crate::key::{
+    self, KeyScope, KeyValue, StoredKey, OWNER_PK_ATTR, OWNER_SK_ATTR, PK_ATTR, SK_ATTR,
+};
 use crate::model::{Model, UniqueSchema};
 
 /// The encoded value of each unique constraint of `M` in `item` (`None`: claims nothing).
@@ -41,7 +43,7 @@ pub(crate) fn moves(
     scope: &KeyScope,
     prefix: &str,
     u: &'static UniqueSchema,
-    owner: &(String, String),
+    owner: &StoredKey,
     old: Option<&KeyValue>,
     new: Option<&KeyValue>,
 ) -> Result<Vec<(TransactWriteItem, Part)>, Error> {
@@ -74,8 +76,8 @@ pub(crate) fn moves(
             .table_name(db.table())
             .item(PK_ATTR, AttributeValue::S(pk))
             .item(SK_ATTR, AttributeValue::S(sk))
-            .item(OWNER_PK_ATTR, AttributeValue::S(owner.0.clone()))
-            .item(OWNER_SK_ATTR, AttributeValue::S(owner.1.clone()))
+            .item(OWNER_PK_ATTR, AttributeValue::S(owner.pk.clone()))
+            .item(OWNER_SK_ATTR, AttributeValue::S(owner.sk.clone()))
             .condition_expression(condition)
             .set_expression_attribute_names(names)
             .set_expression_attribute_values(values)
@@ -97,13 +99,13 @@ type Maps = (
 );
 
 /// `attribute_not_exists(_pk) OR (_owner_pk = owner AND _owner_sk = owner)`.
-fn owned_or_absent(owner: &(String, String)) -> Maps {
+fn owned_or_absent(owner: &StoredKey) -> Maps {
     let mut p = Placeholders::new();
     let pk = p.name(PK_ATTR);
     let opk = p.name(OWNER_PK_ATTR);
     let osk = p.name(OWNER_SK_ATTR);
-    let vpk = p.value(AttributeValue::S(owner.0.clone()));
-    let vsk = p.value(AttributeValue::S(owner.1.clone()));
+    let vpk = p.value(AttributeValue::S(owner.pk.clone()));
+    let vsk = p.value(AttributeValue::S(owner.sk.clone()));
     let condition = format!("attribute_not_exists({pk}) OR ({opk} = {vpk} AND {osk} = {vsk})");
     let (names, values) = p.into_maps();
     (condition, names, values)

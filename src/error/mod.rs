@@ -10,9 +10,13 @@ use std::sync::Arc;
 
 use aws_sdk_dynamodb::types::AttributeValue;
 
-use crate::batch::Unprocessed;
-use crate::key::KeyScope;
-use crate::transact::CancelReason;
+mod batch;
+mod transaction;
+
+pub use batch::{Unprocessed, UnprocessedRequest, UnprocessedState};
+pub use transaction::CancelReason;
+
+use crate::retry::is_throttling_code;
 
 /// A raw DynamoDB item, as stored.
 pub type Item = HashMap<String, AttributeValue>;
@@ -20,8 +24,15 @@ pub type Item = HashMap<String, AttributeValue>;
 /// A boxed error from user code (a resolver) or a lower layer.
 pub type BoxError = Box<dyn std::error::Error + Send + Sync + 'static>;
 
+/// A foreign error shared by the clones of the [`Error`] that carries it.
+pub type SharedError = Arc<dyn std::error::Error + Send + Sync + 'static>;
+
 /// Everything that can go wrong in dynabao.
-#[derive(Debug, thiserror::Error)]
+///
+/// `Error` is `Clone` (foreign sources sit behind an `Arc`), so when one failure answers
+/// several callers, such as a batched read made for several `find`s in a
+/// [`Loader`](crate::Loader) scope, each of them gets the variant itself.
+#[derive(Debug, Clone, thiserror::Error)]
 #[non_exhaustive]
 pub enum Error {
     /// Tenancy is on and no tenant was found: no scope, no fallback and no resolver answered.
@@ -43,7 +54,7 @@ pub enum Error {
     TenantResolver {
         /// The resolver's own error.
         #[source]
-        source: BoxError,
+        source: SharedError,
     },
 
     /// DynamoDB returned an item that does not carry the current tenant's key prefix.
@@ -128,7 +139,7 @@ pub enum Error {
         model: &'static str,
         /// The serializer's error.
         #[source]
-        source: serde_dynamo::Error,
+        source: Arc<serde_dynamo::Error>,
     },
 
     /// A model value serializes a top-level attribute whose name is reserved for dynabao
@@ -189,7 +200,7 @@ pub enum Error {
         model: &'static str,
         /// The deserializer's error.
         #[source]
-        source: serde_dynamo::Error,
+        source: Arc<serde_dynamo::Error>,
     },
 
     /// A stored item lacks an attribute dynabao always writes, or holds it with the wrong type.
@@ -222,16 +233,17 @@ pub enum Error {
         operation: &'static str,
         /// The SDK's error.
         #[source]
-        source: Box<aws_sdk_dynamodb::Error>,
+        source: Arc<aws_sdk_dynamodb::Error>,
     },
 
-    /// The DynamoDB Local test server could not be started or reached (feature `testkit`).
+    /// The embedded test engine could not be started or reached.
+    #[cfg(feature = "testkit")]
     #[error("test database: {0}")]
     TestKit(String),
 
     /// A batch left items unconfirmed: DynamoDB kept returning them as unprocessed until the
     /// [retry budget](crate::RetryPolicy) ran out, or an error stopped the batch. Every item the
-    /// batch did not confirm is listed, with its [state](crate::batch::UnprocessedState): not
+    /// batch did not confirm is listed, with its [state](UnprocessedState): not
     /// done (returned unprocessed, or in a request DynamoDB refused), or outcome unknown (in a
     /// request whose answer was lost, so it may have been written). Nothing is dropped
     /// silently; items not listed were processed. Batched puts and deletes are idempotent, so
@@ -323,12 +335,6 @@ pub enum Error {
         #[source]
         source: Box<Error>,
     },
-
-    /// One error shared by several callers: a batched read made for several `find`s in a
-    /// [`Loader`](crate::Loader) scope failed, and each of them gets it. [`Error::code`] and the
-    /// `is_*` helpers look through it.
-    #[error(transparent)]
-    Shared(Arc<Error>),
 }
 
 impl Error {
@@ -357,6 +363,7 @@ impl Error {
             Error::InvalidCursor { .. } => "invalid_cursor",
             Error::Config(_) => "config",
             Error::Dynamo { .. } => "dynamodb",
+            #[cfg(feature = "testkit")]
             Error::TestKit(_) => "testkit",
             Error::BatchIncomplete { .. } => "batch_incomplete",
             Error::ItemTooLarge { .. } => "item_too_large",
@@ -365,15 +372,6 @@ impl Error {
             Error::UniqueViolation { .. } => "unique_violation",
             Error::Contention { .. } => "contention",
             Error::OutcomeUnknown { .. } => "outcome_unknown",
-            Error::Shared(inner) => inner.code(),
-        }
-    }
-
-    /// The error itself, or the one a [`Error::Shared`] holds.
-    pub fn inner(&self) -> &Error {
-        match self {
-            Error::Shared(inner) => inner.inner(),
-            other => other,
         }
     }
 
@@ -384,7 +382,7 @@ impl Error {
     /// condition failed. A [`UniqueViolation`](Error::UniqueViolation) also counts: it is the
     /// condition on a constraint item that failed.
     pub fn is_conditional_check_failed(&self) -> bool {
-        match self.inner() {
+        match self {
             Error::ConditionFailed { .. }
             | Error::AlreadyExists { .. }
             | Error::NotFound { .. }
@@ -399,21 +397,21 @@ impl Error {
 
     /// Whether the error leaves open whether the write was applied: [`Error::OutcomeUnknown`],
     /// or a [`BatchIncomplete`](Error::BatchIncomplete) with an item whose
-    /// [state](crate::batch::UnprocessedState) is `OutcomeUnknown`. When it is false for a write's
+    /// [state](UnprocessedState) is `OutcomeUnknown`. When it is false for a write's
     /// error, the write was not applied (batches: the listed items were not).
     pub fn is_outcome_unknown(&self) -> bool {
-        match self.inner() {
+        match self {
             Error::OutcomeUnknown { .. } => true,
             Error::BatchIncomplete { unprocessed, .. } => unprocessed
                 .iter()
-                .any(|u| u.state == crate::batch::UnprocessedState::OutcomeUnknown),
+                .any(|u| u.state == UnprocessedState::OutcomeUnknown),
             _ => false,
         }
     }
 
     /// The error a write whose outcome is unknown met last (see [`Error::OutcomeUnknown`]).
     pub fn unknown_outcome_source(&self) -> Option<&Error> {
-        match self.inner() {
+        match self {
             Error::OutcomeUnknown { source, .. } => Some(source),
             _ => None,
         }
@@ -422,7 +420,7 @@ impl Error {
     /// Whether this error comes after a write DynamoDB applied ([`Error::WrittenNotDecoded`]):
     /// only reading the result back failed.
     pub fn is_written(&self) -> bool {
-        matches!(self.inner(), Error::WrittenNotDecoded { .. })
+        matches!(self, Error::WrittenNotDecoded { .. })
     }
 
     /// Short for [`is_conditional_check_failed`](Error::is_conditional_check_failed).
@@ -432,7 +430,7 @@ impl Error {
 
     /// The per-item reasons of a cancelled transaction, in the order the items were added.
     pub fn transaction_reasons(&self) -> Option<&[CancelReason]> {
-        match self.inner() {
+        match self {
             Error::TransactionCanceled { reasons } => Some(reasons),
             _ => None,
         }
@@ -441,7 +439,7 @@ impl Error {
     /// The unique constraint that was taken: from [`Error::UniqueViolation`], or from the first
     /// constraint claim that failed in a cancelled transaction.
     pub fn unique_violation(&self) -> Option<&'static str> {
-        match self.inner() {
+        match self {
             Error::UniqueViolation { constraint, .. } => Some(constraint),
             Error::TransactionCanceled { reasons } => reasons
                 .iter()
@@ -454,30 +452,15 @@ impl Error {
     /// Whether DynamoDB throttled the request (after dynabao's own retries ran out), or
     /// cancelled a transaction because of throttling.
     pub fn is_throttled(&self) -> bool {
-        match self.inner() {
+        match self {
             Error::Dynamo { source, .. } => {
                 use aws_sdk_dynamodb::error::ProvideErrorMetadata;
-                source.code().is_some_and(crate::exec::is_throttling_code)
+                source.code().is_some_and(is_throttling_code)
             }
             Error::TransactionCanceled { reasons } => reasons
                 .iter()
-                .any(|r| r.code().is_some_and(crate::exec::is_throttling_code)),
+                .any(|r| r.code().is_some_and(is_throttling_code)),
             _ => false,
-        }
-    }
-
-    /// Decodes the stored item carried by [`Error::ConditionFailed`] into its model.
-    ///
-    /// Returns `None` for other variants, when DynamoDB returned no item, and when `M` is not
-    /// the model the write was for. The item goes through the same check as every read: its
-    /// keys must carry the write's tenant and `M`'s prefix ([`Error::CrossTenant`] otherwise).
-    pub fn current_item<M: crate::Model>(&self) -> Option<Result<M, Error>> {
-        match self.inner() {
-            Error::ConditionFailed {
-                current: Some(current),
-                ..
-            } => current.decode::<M>(),
-            _ => None,
         }
     }
 
@@ -487,7 +470,7 @@ impl Error {
     {
         Error::Dynamo {
             operation,
-            source: Box::new(aws_sdk_dynamodb::Error::from(err)),
+            source: Arc::new(aws_sdk_dynamodb::Error::from(err)),
         }
     }
 
@@ -516,35 +499,22 @@ impl Error {
 }
 
 /// The stored item a failed write condition returned ([`Error::ConditionFailed`]), with the
-/// model and tenant scope of the write, so that it is only ever decoded as that model and
-/// after the tenant check ([`Error::current_item`]).
+/// model of the write and the key prefix of its tenant scope, so that it is only ever decoded
+/// as that model and after the tenant check ([`Error::current_item`]).
 #[derive(Debug, Clone, PartialEq)]
 pub struct CurrentItem {
-    item: Item,
-    model: &'static str,
-    prefix: &'static str,
-    scope: KeyScope,
+    pub(crate) item: Item,
+    pub(crate) model: &'static str,
+    pub(crate) prefix: &'static str,
+    /// `[t]#prefix#` (or `prefix#`): what both stored keys must start with.
+    pub(crate) key_prefix: String,
 }
 
 impl CurrentItem {
-    pub(crate) fn new(schema: &'static crate::model::Schema, scope: KeyScope, item: Item) -> Self {
-        CurrentItem {
-            item,
-            model: schema.name,
-            prefix: schema.prefix,
-            scope,
-        }
-    }
-
     /// The raw stored attributes, keys included, as DynamoDB returned them (not checked: use
     /// [`Error::current_item`] to read the item as a model).
     pub fn raw(&self) -> &Item {
         &self.item
-    }
-
-    /// The item as `M`: `None` unless `M` is the model the write was for; checked like a read.
-    pub fn decode<M: crate::Model>(&self) -> Option<Result<M, Error>> {
-        crate::codec::decode_returned::<M>(self.model, self.prefix, &self.scope, &self.item)
     }
 }
 

@@ -8,15 +8,14 @@ use aws_sdk_dynamodb::types::{
     AttributeValue, CancellationReason, ReturnConsumedCapacity, TransactWriteItem,
 };
 
-use super::CancelReason;
-use crate::batch::key_of;
+use super::outcome::{condition_failed_with, non_empty, Effect, Expect};
+use crate::codec;
 use crate::db::Db;
-use crate::error::{Error, Item};
+use crate::error::{CancelReason, Error, Item};
 use crate::exec;
-use crate::key::{self, KeyScope};
-use crate::loader::{self, Written};
-use crate::model::Schema;
-use crate::ops::common::{condition_failed_schema, non_empty, Effect, Expect};
+use crate::key::{self, Key, KeyScope, StoredKey};
+use crate::model::{Model, Schema};
+use crate::request_scope::{self, Written};
 
 /// DynamoDB's limit of items per transaction.
 pub(crate) const MAX_ITEMS: usize = 100;
@@ -77,7 +76,7 @@ pub(crate) struct RenderedOp {
     pub(crate) expect: Expect,
     pub(crate) guard: Option<Guard>,
     /// The owner's stored key.
-    pub(crate) key: (String, String),
+    pub(crate) key: StoredKey,
     /// What the owner holds after the transaction, for the loader's cache.
     pub(crate) written: Option<Written>,
     /// What the operation leaves stored, to recognise it after a lost answer.
@@ -89,7 +88,7 @@ pub(crate) trait WriteOp: Send + Sync {
     /// The model.
     fn schema(&self) -> &'static Schema;
     /// The owner's stored key in `scope`.
-    fn key(&self, scope: &KeyScope) -> Result<Item, Error>;
+    fn key(&self, scope: &KeyScope) -> Result<StoredKey, Error>;
     /// Whether the stored owner must be read (consistently) before rendering: the operation
     /// changes unique fields whose stored values it does not know.
     fn needs_read(&self) -> bool;
@@ -169,7 +168,7 @@ async fn read_owners(
             .client()
             .get_item()
             .table_name(db.table())
-            .set_key(Some(op.key(scope)?))
+            .set_key(Some(op.key(scope)?.to_item()))
             .consistent_read(true)
             .return_consumed_capacity(ReturnConsumedCapacity::Total);
         let out = exec::send(db, "GetItem", schema.name, scope, || fluent.clone().send())
@@ -204,10 +203,8 @@ fn render(
                     return Err(Error::invalid_request(
                         op.schema().name,
                         format!(
-                            "two operations of the transaction touch the item at (_pk {:?}, _sk \
-                             {:?}){}; DynamoDB takes one operation per item",
-                            k.0,
-                            k.1,
+                            "two operations of the transaction touch the item at {k}{}; DynamoDB \
+                             takes one operation per item",
                             part.constraint()
                                 .map(|c| format!(" (unique constraint {c})"))
                                 .unwrap_or_default()
@@ -231,17 +228,17 @@ fn render(
 }
 
 /// The stored key a transaction item addresses.
-fn item_key(item: &TransactWriteItem) -> Option<(String, String)> {
+fn item_key(item: &TransactWriteItem) -> Option<StoredKey> {
     if let Some(p) = item.put() {
-        return key_of(p.item());
+        return StoredKey::of(p.item());
     }
     if let Some(u) = item.update() {
-        return key_of(u.key());
+        return StoredKey::of(u.key());
     }
     if let Some(d) = item.delete() {
-        return key_of(d.key());
+        return StoredKey::of(d.key());
     }
-    item.condition_check().and_then(|c| key_of(c.key()))
+    item.condition_check().and_then(|c| StoredKey::of(c.key()))
 }
 
 /// The model named in spans: the one model of the transaction, or `transaction`.
@@ -316,7 +313,7 @@ pub(crate) async fn run(
             Ok(_) => {
                 for (r, scope) in rendered.ops.into_iter().zip(&scopes) {
                     if let Some(w) = r.written {
-                        loader::record_write(db, scope, &r.key, || w);
+                        request_scope::record_write(db, scope, &r.key, || w);
                     }
                 }
                 return Ok(reads);
@@ -378,7 +375,7 @@ pub(crate) async fn run(
                     // The cache cannot know what is stored now.
                     for (i, r) in rendered.ops.iter().enumerate() {
                         if let Some(scope) = scopes.get(i) {
-                            loader::record_write(db, scope, &r.key, || Written::Unknown);
+                            request_scope::record_write(db, scope, &r.key, || Written::Unknown);
                         }
                     }
                     let err = Error::dynamo("TransactWriteItems", other);
@@ -411,7 +408,10 @@ fn reasons(
                 constraint: part.constraint(),
                 claim: matches!(part, Part::Claim(_)),
                 prefix: schemas.get(*i).map_or("", |s| s.prefix),
-                scope: scopes.get(*i).cloned(),
+                key_prefix: match (scopes.get(*i), schemas.get(*i)) {
+                    (Some(scope), Some(schema)) => Some(scope.model_prefix(schema.prefix)),
+                    _ => None,
+                },
                 code: r.and_then(|r| r.code().map(str::to_owned)),
                 message: r.and_then(|r| r.message().map(str::to_owned)),
                 item: r.and_then(|r| r.item().cloned()).filter(|i| !i.is_empty()),
@@ -434,10 +434,14 @@ pub(crate) fn single_error(schema: &'static Schema, failure: Failure) -> Error {
                 .iter()
                 .find(|r| r.constraint.is_none() && r.is_condition_failed());
             if let Some(owner) = owner {
-                // The reason carries the scope the operation wrote in; without one the item is
-                // checked against the global scope, which a tenant's item never passes.
-                let scope = owner.scope.clone().unwrap_or(KeyScope::Global);
-                return condition_failed_schema(schema, &scope, expect, owner.item.clone());
+                // The reason carries the key prefix of the scope the operation wrote in;
+                // without one the item is checked against the global scope, which a tenant's
+                // item never passes.
+                let key_prefix = owner
+                    .key_prefix
+                    .clone()
+                    .unwrap_or_else(|| KeyScope::Global.model_prefix(schema.prefix));
+                return condition_failed_with(schema, key_prefix, expect, owner.item.clone());
             }
             let claim = reasons
                 .iter()
@@ -497,5 +501,60 @@ pub(crate) fn single_outcome(
             ))
         }
         other => Err(single_error(schema, other)),
+    }
+}
+
+/// The stored key of an item or key map a verb rendered (it always has one).
+pub(crate) fn owner_key(schema: &Schema, item: &Item) -> Result<StoredKey, Error> {
+    StoredKey::of(item).ok_or_else(|| Error::MalformedItem {
+        model: schema.name,
+        reason: "the item has no key".into(),
+    })
+}
+
+/// An SDK builder's refusal, as the request error of `schema`'s operation.
+pub(crate) fn build_err(schema: &Schema, e: impl std::fmt::Display) -> Error {
+    Error::invalid_request(schema.name, e.to_string())
+}
+
+/// The error `to_request` gives for a single write that goes as a transaction.
+pub(crate) fn rendered_as_transaction<M: Model>() -> Error {
+    Error::invalid_request(
+        M::SCHEMA.name,
+        "this write keeps unique constraints and is sent as a TransactWriteItems; render it with \
+         db.transact_write()...to_request()",
+    )
+}
+
+/// Reads the item a transaction of one write left, to return it (a transaction returns
+/// nothing).
+pub(crate) async fn read_back<M: Model>(
+    db: &Db,
+    scope: &KeyScope,
+    key: Key<M>,
+) -> Result<M, Error> {
+    let key = key.stored(scope);
+    let fluent = db
+        .client()
+        .get_item()
+        .table_name(db.table())
+        .set_key(Some(key.to_item()))
+        .consistent_read(true)
+        .return_consumed_capacity(aws_sdk_dynamodb::types::ReturnConsumedCapacity::Total);
+    let out = exec::send(db, "GetItem", M::SCHEMA.name, scope, || {
+        fluent.clone().send()
+    })
+    .await
+    .map_err(|e| Error::dynamo("GetItem", e.into_service_error()))?;
+    match non_empty(out.item) {
+        Some(item) => {
+            let decoded = codec::decode_written::<M>(scope, "TransactWriteItems", item.clone());
+            request_scope::record_write(db, scope, &key, || Written::Item(item));
+            decoded
+        }
+        // Deleted by someone else right after the update.
+        None => Err(Error::NotFound {
+            model: M::SCHEMA.name,
+        }),
     }
 }
