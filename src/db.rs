@@ -157,6 +157,7 @@ pub struct Db {
     inner: Arc<Inner>,
 }
 
+#[derive(Clone)]
 struct Inner {
     client: Client,
     table: String,
@@ -204,31 +205,21 @@ impl Db {
 
     /// The same client and table with another retry policy.
     pub fn with_retry(&self, retry: RetryPolicy) -> Db {
-        Db {
-            inner: Arc::new(Inner {
-                client: self.inner.client.clone(),
-                table: self.inner.table.clone(),
-                tenancy: self.inner.tenancy,
-                cursor_key: self.inner.cursor_key.clone(),
-                retry,
-                timeouts: self.inner.timeouts,
-                id: self.inner.id,
-            }),
-        }
+        self.derive(|inner| inner.retry = retry)
     }
 
     /// The same client and table with other timeouts (see [`Timeouts`]).
     pub fn with_timeouts(&self, timeouts: Timeouts) -> Db {
+        self.derive(|inner| inner.timeouts = timeouts)
+    }
+
+    /// A copy of this handle with one setting changed; it reaches the same data, so it keeps
+    /// the handle's identity.
+    fn derive(&self, change: impl FnOnce(&mut Inner)) -> Db {
+        let mut inner = Inner::clone(&self.inner);
+        change(&mut inner);
         Db {
-            inner: Arc::new(Inner {
-                client: self.inner.client.clone(),
-                table: self.inner.table.clone(),
-                tenancy: self.inner.tenancy,
-                cursor_key: self.inner.cursor_key.clone(),
-                retry: self.inner.retry,
-                timeouts,
-                id: self.inner.id,
-            }),
+            inner: Arc::new(inner),
         }
     }
 
@@ -320,19 +311,8 @@ impl Db {
     }
 
     /// The same handle with cursors signed by `key` (see [`CursorKey`]).
-    pub fn with_cursor_key(self, key: CursorKey) -> Db {
-        let inner = Inner {
-            client: self.inner.client.clone(),
-            table: self.inner.table.clone(),
-            tenancy: self.inner.tenancy,
-            cursor_key: key,
-            retry: self.inner.retry,
-            timeouts: self.inner.timeouts,
-            id: self.inner.id,
-        };
-        Db {
-            inner: Arc::new(inner),
-        }
+    pub fn with_cursor_key(&self, key: CursorKey) -> Db {
+        self.derive(|inner| inner.cursor_key = key)
     }
 
     /// The key pagination cursors are signed with.

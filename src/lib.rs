@@ -62,21 +62,36 @@
 //!
 //! # Layers
 //!
-//! The dependency direction runs one way:
+//! Each layer imports only the layers above it in this list (the ones it stands on); a test
+//! (`tests/integration/architecture.rs`) reads the imports and fails on any cycle between the
+//! crate's modules or their submodules.
 //!
-//! - [`tenant`]: tenant ids, the task-local context, resolvers. Knows nothing of DynamoDB.
-//! - [`key`]: the key builder, the only code that formats stored keys, and its parser.
-//! - [`model`]: the [`Model`] trait and schema the derive generates.
-//! - [`expr`]: typed conditions and expression placeholders.
-//! - [`ops`]: one module per verb, each able to render its request without sending it
-//!   (`to_request()`), all sending through one place that adds tracing spans.
-//!   Every request passes one place that retries throttling and transient errors under a
-//!   [`RetryPolicy`] and sums consumed capacity.
-//! - [`batch`], [`transact`]: many items in one call (chunked, retried, nothing lost) and
-//!   transactions across models, which also keep unique constraints.
-//! - [`loader`]: the request-scoped [`Loader`] that merges `find`s into batches and caches them.
-//! - [`Db`]: the handle (client, table, tenancy, retry policy) and table management.
-//! - `testkit` (feature `testkit`): an embedded DynamoDB Local for tests.
+//! 1. [`error`], [`retry`] and [`set`]: the one error type and the reports it carries
+//!    (unprocessed batch items, cancellation reasons, the stored item of a failed condition),
+//!    the retry policy and which DynamoDB codes it retries, set types. They import nothing of
+//!    the crate but each other (`error` names the retry codes).
+//! 2. [`tenant`]: tenant ids, [`Tenancy`], the task-local context, resolvers. Knows nothing of
+//!    DynamoDB.
+//! 3. [`key`]: the key builder, the only code that formats stored keys, and its parser.
+//! 4. [`model`]: the [`Model`] trait, the schema the derive generates, the link-time registry,
+//!    and a model's keys (built through [`key`]).
+//! 5. The item codec (models to items and back, item sizes, the checked decode of a failed
+//!    write's item), [`expr`] (typed conditions) and [`cursor`] (sealed pagination cursors).
+//! 6. [`Db`]: the handle (client, table, tenancy, cursor key, retry policy, timeouts), the only
+//!    place that resolves a model's tenant scope.
+//! 7. `exec`: the one place every request passes, table management included: a tracing span,
+//!    timeouts, retries under the [`RetryPolicy`], and the consumed-capacity meter.
+//! 8. The loader's request scope: its cache, the reads waiting and in flight, its counters.
+//!    Writes and batches record what they did here.
+//! 9. [`batch`]: the batch engine (chunking, bounded fan-out, resending unprocessed items) and
+//!    the public batch builders.
+//! 10. [`loader`]: the batcher that merges `find`s into batched reads.
+//! 11. The write engine: what a verb needs to become one write or one item of a transaction
+//!     (expected state, effects, the transaction sender, unique-constraint moves).
+//! 12. [`ops`]: one module per verb, each rendering its own request and its own transaction
+//!     item.
+//! 13. [`transact`] (the public transaction builders) and table management.
+//! 14. `http`, `lambda` and `testkit` (features of the same names): nothing imports them.
 //!
 //! # Stored layout
 //!
@@ -99,7 +114,7 @@ extern crate self as dynabao;
 
 mod codec;
 pub mod cursor;
-pub mod db;
+mod db;
 pub mod error;
 mod exec;
 pub mod expr;

@@ -36,18 +36,21 @@ pub struct LoaderStats {
     pub batches: u64,
 }
 
-/// A request-scoped batching loader and cache; see the [module docs](self).
+/// A request-scoped batching loader and cache; see the [module docs](crate::loader).
 ///
 /// Cheap to clone: clones share one scope's cache and counters.
 #[derive(Clone)]
 pub struct Loader {
+    /// How long a find waits for others before its batch goes (per handle: the scope's tasks
+    /// carry the clone they were started with).
+    pub(crate) window: Duration,
     pub(crate) shared: Arc<Shared>,
 }
 
 impl std::fmt::Debug for Loader {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Loader")
-            .field("window", &self.shared.window)
+            .field("window", &self.window)
             .field("stats", &self.stats())
             .finish_non_exhaustive()
     }
@@ -64,7 +67,6 @@ const DEFAULT_WINDOW: Duration = Duration::from_millis(2);
 
 /// What the clones of one [`Loader`] share.
 pub(crate) struct Shared {
-    pub(crate) window: Duration,
     pub(crate) state: Mutex<State>,
     meter: CapacityMeter,
     pub(crate) finds: AtomicU64,
@@ -152,16 +154,9 @@ pub(crate) enum Written {
 impl Loader {
     /// A loader with the default window (2 ms).
     pub fn new() -> Self {
-        Self::with_window(DEFAULT_WINDOW)
-    }
-
-    /// A loader that waits `window` for more finds before sending a batch. A full batch
-    /// (100 keys) goes at once. `Duration::ZERO` still merges finds made in the same poll
-    /// (a `join_all`), not ones made after an await.
-    pub fn with_window(window: Duration) -> Self {
         Loader {
+            window: DEFAULT_WINDOW,
             shared: Arc::new(Shared {
-                window,
                 state: Mutex::new(State::default()),
                 meter: CapacityMeter::default(),
                 finds: AtomicU64::new(0),
@@ -171,6 +166,13 @@ impl Loader {
                 batches: AtomicU64::new(0),
             }),
         }
+    }
+
+    /// The same loader waiting `window` for more finds before sending a batch. A full batch
+    /// (100 keys) goes at once. `Duration::ZERO` still merges finds made in the same poll
+    /// (a `join_all`), not ones made after an await.
+    pub fn with_window(self, window: Duration) -> Self {
+        Loader { window, ..self }
     }
 
     /// Runs `fut` in a new loader scope with the default window (a tokio task-local, like the

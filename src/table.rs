@@ -16,7 +16,11 @@ use aws_sdk_dynamodb::types::{
 use crate::codec::TTL_ATTR;
 use crate::db::Db;
 use crate::error::Error;
-use crate::key::{gsi_name, gsi_pk_attr, gsi_sk_attr, GSI_COUNT, PK_ATTR, SK_ATTR};
+use crate::exec;
+use crate::key::{gsi_name, gsi_pk_attr, gsi_sk_attr, KeyScope, GSI_COUNT, PK_ATTR, SK_ATTR};
+
+/// The model named in the spans of table management.
+const SPAN_MODEL: &str = "table";
 
 /// How long [`Db::create_table`] waits for the table to become active.
 const ACTIVE_TIMEOUT: Duration = Duration::from_secs(120);
@@ -73,7 +77,11 @@ impl Db {
                         .map_err(|e| Error::Config(e.to_string()))?,
                 );
         }
-        match request.send().await {
+        match exec::send(self, "CreateTable", SPAN_MODEL, &KeyScope::Global, || {
+            request.clone().send()
+        })
+        .await
+        {
             Ok(_) => {}
             Err(e) => match e.into_service_error() {
                 CreateTableError::ResourceInUseException(_) => {}
@@ -86,13 +94,19 @@ impl Db {
             .enabled(true)
             .build()
             .map_err(|e| Error::Config(e.to_string()))?;
-        if let Err(e) = self
+        let update_ttl = self
             .client()
             .update_time_to_live()
             .table_name(self.table())
-            .time_to_live_specification(ttl)
-            .send()
-            .await
+            .time_to_live_specification(ttl);
+        if let Err(e) = exec::send(
+            self,
+            "UpdateTimeToLive",
+            SPAN_MODEL,
+            &KeyScope::Global,
+            || update_ttl.clone().send(),
+        )
+        .await
         {
             // Enabling TTL twice is rejected with a ValidationException; that is fine.
             let e = e.into_service_error();
@@ -107,13 +121,12 @@ impl Db {
         let deadline = tokio::time::Instant::now() + ACTIVE_TIMEOUT;
         let mut delay = Duration::from_millis(50);
         loop {
-            let out = self
-                .client()
-                .describe_table()
-                .table_name(self.table())
-                .send()
-                .await
-                .map_err(|e| Error::dynamo("DescribeTable", e.into_service_error()))?;
+            let describe = self.client().describe_table().table_name(self.table());
+            let out = exec::send(self, "DescribeTable", SPAN_MODEL, &KeyScope::Global, || {
+                describe.clone().send()
+            })
+            .await
+            .map_err(|e| Error::dynamo("DescribeTable", e.into_service_error()))?;
             let table = out.table.as_ref();
             let table_active = table.and_then(|t| t.table_status()) == Some(&TableStatus::Active);
             let indexes_active = table
@@ -137,12 +150,11 @@ impl Db {
 
     /// Deletes the table. Deleting a table that does not exist is not an error.
     pub async fn delete_table(&self) -> Result<(), Error> {
-        match self
-            .client()
-            .delete_table()
-            .table_name(self.table())
-            .send()
-            .await
+        let delete = self.client().delete_table().table_name(self.table());
+        match exec::send(self, "DeleteTable", SPAN_MODEL, &KeyScope::Global, || {
+            delete.clone().send()
+        })
+        .await
         {
             Ok(_) => Ok(()),
             Err(e) => match e.into_service_error() {
@@ -154,12 +166,11 @@ impl Db {
 
     /// Whether the table exists.
     pub async fn table_exists(&self) -> Result<bool, Error> {
-        match self
-            .client()
-            .describe_table()
-            .table_name(self.table())
-            .send()
-            .await
+        let describe = self.client().describe_table().table_name(self.table());
+        match exec::send(self, "DescribeTable", SPAN_MODEL, &KeyScope::Global, || {
+            describe.clone().send()
+        })
+        .await
         {
             Ok(_) => Ok(true),
             Err(e) => match e.into_service_error() {

@@ -92,8 +92,8 @@ pub struct BatchFind<'a, M: Model> {
 
 impl<'a, M: Model> BatchFind<'a, M> {
     /// Reads with strong consistency (twice the read cost).
-    pub fn consistent(mut self, consistent: bool) -> Self {
-        self.consistent = consistent;
+    pub fn consistent(mut self) -> Self {
+        self.consistent = true;
         self
     }
 

@@ -136,6 +136,24 @@ consumed_one!(
     aws_sdk_dynamodb::operation::update_item::UpdateItemOutput => Write,
     aws_sdk_dynamodb::operation::delete_item::DeleteItemOutput => Write,
 );
+/// Table management reports no capacity; it is sent here for the span, the timeouts and the
+/// retries like every other request.
+macro_rules! consumed_none {
+    ($($t:ty => $kind:ident),* $(,)?) => {$(
+        impl Consumed for $t {
+            const KIND: Kind = Kind::$kind;
+            fn capacity(&self) -> Vec<&ConsumedCapacity> {
+                Vec::new()
+            }
+        }
+    )*};
+}
+consumed_none!(
+    aws_sdk_dynamodb::operation::create_table::CreateTableOutput => Write,
+    aws_sdk_dynamodb::operation::delete_table::DeleteTableOutput => Write,
+    aws_sdk_dynamodb::operation::describe_table::DescribeTableOutput => Read,
+    aws_sdk_dynamodb::operation::update_time_to_live::UpdateTimeToLiveOutput => Write,
+);
 consumed_many!(
     aws_sdk_dynamodb::operation::batch_get_item::BatchGetItemOutput => Read,
     aws_sdk_dynamodb::operation::batch_write_item::BatchWriteItemOutput => Write,

@@ -4,7 +4,7 @@ mod condition;
 mod placeholders;
 
 pub use condition::{AttrPath, CmpOp, Condition, Size};
-pub use placeholders::Placeholders;
+pub(crate) use placeholders::Placeholders;
 
 #[cfg(test)]
 mod tests;

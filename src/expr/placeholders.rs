@@ -12,7 +12,7 @@ pub type ValueMap = HashMap<String, AttributeValue>;
 /// Allocates placeholders for one request, so condition, key, filter and update expressions of
 /// that request never collide and any attribute name (reserved words included) just works.
 #[derive(Debug, Default)]
-pub struct Placeholders {
+pub(crate) struct Placeholders {
     names: HashMap<String, String>,
     values: HashMap<String, AttributeValue>,
     next_value: usize,
@@ -20,12 +20,12 @@ pub struct Placeholders {
 
 impl Placeholders {
     /// An empty set.
-    pub fn new() -> Self {
+    pub(crate) fn new() -> Self {
         Self::default()
     }
 
     /// The placeholder for attribute `name`; the same name always gets the same placeholder.
-    pub fn name(&mut self, name: &str) -> String {
+    pub(crate) fn name(&mut self, name: &str) -> String {
         if let Some(p) = self.names.get(name) {
             return p.clone();
         }
@@ -35,7 +35,7 @@ impl Placeholders {
     }
 
     /// A fresh placeholder for `value`.
-    pub fn value(&mut self, value: AttributeValue) -> String {
+    pub(crate) fn value(&mut self, value: AttributeValue) -> String {
         let p = format!(":v{}", self.next_value);
         self.next_value += 1;
         self.values.insert(p.clone(), value);
@@ -43,7 +43,7 @@ impl Placeholders {
     }
 
     /// The `ExpressionAttributeNames` map (placeholder → name), `None` when empty.
-    pub fn names(&self) -> Option<HashMap<String, String>> {
+    pub(crate) fn names(&self) -> Option<HashMap<String, String>> {
         (!self.names.is_empty()).then(|| {
             self.names
                 .iter()
@@ -52,13 +52,8 @@ impl Placeholders {
         })
     }
 
-    /// The `ExpressionAttributeValues` map, `None` when empty.
-    pub fn values(&self) -> Option<HashMap<String, AttributeValue>> {
-        (!self.values.is_empty()).then(|| self.values.clone())
-    }
-
     /// Both maps, consuming the set.
-    pub fn into_maps(self) -> (Option<NameMap>, Option<ValueMap>) {
+    pub(crate) fn into_maps(self) -> (Option<NameMap>, Option<ValueMap>) {
         let names = self.names();
         let values = (!self.values.is_empty()).then_some(self.values);
         (names, values)

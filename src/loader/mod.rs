@@ -4,7 +4,7 @@
 //! Wrap the handling of one request (or one job step) in [`Loader::scope`]. Inside it:
 //!
 //! - every `find` (`M::find(..).await`) waits a short window (2 ms by default,
-//!   [`Loader::with_window`]) for other finds, and all finds of the window go out together as
+//!   [`Loader::with_window`](crate::Loader::with_window)) for other finds, and all finds of the window go out together as
 //!   BatchGetItem calls of at most 100 keys each. A key asked for several times is fetched once,
 //!   also while its first read is still in flight. Loading N distinct items costs
 //!   `ceil(N / 100)` requests when they are asked for together (`join_all`, `try_join!`, a
@@ -32,7 +32,7 @@
 //! The cache only knows about writes made through dynabao inside the scope: another process
 //! (or code outside the scope) writing meanwhile is not seen until the scope ends. Keep scopes
 //! short, one request each, which is what they are for. Strongly consistent finds
-//! (`.consistent(true)`) are batched with each other but never answered from the cache.
+//! (`.consistent()`) are batched with each other but never answered from the cache.
 //!
 //! ```no_run
 //! # use std::future::IntoFuture;
@@ -163,7 +163,7 @@ impl Loader {
     /// Sends group `id` of `gk` once the window has passed (unless it filled up and went first).
     fn schedule(&self, gk: GroupKey, id: u64) {
         let this = self.clone();
-        let window = self.shared.window;
+        let window = self.window;
         let task = async move {
             if window.is_zero() {
                 tokio::task::yield_now().await;

@@ -25,7 +25,7 @@ use crate::model::Model;
 pub struct Find<'a, M: Model> {
     db: &'a Db,
     key: Result<Key<M>, InvalidKey>,
-    consistent: bool,
+    pub(super) consistent: bool,
 }
 
 impl<'a, M: Model> Find<'a, M> {
@@ -39,8 +39,8 @@ impl<'a, M: Model> Find<'a, M> {
     }
 
     /// Reads with strong consistency (twice the read cost).
-    pub fn consistent(mut self, consistent: bool) -> Self {
-        self.consistent = consistent;
+    pub fn consistent(mut self) -> Self {
+        self.consistent = true;
         self
     }
 

@@ -53,8 +53,8 @@ impl<'a, M: Model> FindUnique<'a, M> {
     }
 
     /// Reads with strong consistency (both reads).
-    pub fn consistent(mut self, consistent: bool) -> Self {
-        self.consistent = consistent;
+    pub fn consistent(mut self) -> Self {
+        self.consistent = true;
         self
     }
 
@@ -101,10 +101,9 @@ impl<'a, M: Model> FindUnique<'a, M> {
             });
         };
         let key = Key::<M>::from_stored(&scope, owner_pk, owner_sk).ok_or_else(cross)?;
-        let owner = Find::new(self.db, Ok(key))
-            .consistent(self.consistent)
-            .send()
-            .await?;
+        let mut find = Find::new(self.db, Ok(key));
+        find.consistent = self.consistent;
+        let owner = find.send().await?;
         // Still the holder of the value?
         match owner {
             Some(m) => {

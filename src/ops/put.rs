@@ -411,6 +411,10 @@ impl<'a, M: Model> WriteOp for PutOp<'a, M> {
         M::SCHEMA
     }
 
+    fn db(&self) -> &Db {
+        self.db
+    }
+
     fn key(&self, scope: &KeyScope) -> Result<StoredKey, Error> {
         owner_key(M::SCHEMA, &codec::encode_with_keys(scope, &self.item)?)
     }

@@ -644,6 +644,10 @@ impl<'a, M: Model> WriteOp for UpdateOp<'a, M> {
         M::SCHEMA
     }
 
+    fn db(&self) -> &Db {
+        self.0.db
+    }
+
     fn key(&self, scope: &KeyScope) -> Result<StoredKey, Error> {
         Ok(self.0.key.clone()?.stored(scope))
     }

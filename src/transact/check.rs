@@ -24,6 +24,10 @@ impl<'a, M: Model> WriteOp for CheckOp<'a, M> {
         M::SCHEMA
     }
 
+    fn db(&self) -> &Db {
+        self.db
+    }
+
     fn key(&self, scope: &KeyScope) -> Result<StoredKey, Error> {
         Ok(self.key.clone()?.stored(scope))
     }

@@ -8,6 +8,11 @@
 //! condition on an item the transaction does not write). All or nothing: either every
 //! operation is applied, or none is.
 //!
+//! The handle is given once: each operation is built from the transaction's own handle,
+//! passed to the closure (`|db| M::update(db, key)`), so every item goes to the same table.
+//! An operation built from another handle (another table or client) is
+//! [`Error::InvalidRequest`] before anything is sent.
+//!
 //! ```no_run
 //! # use dynabao::{Db, Error, Model};
 //! # #[derive(Debug, Clone, serde::Serialize, serde::Deserialize, Model)]
@@ -16,8 +21,8 @@
 //! # async fn demo(db: &Db) -> Result<(), Error> {
 //! let moved = db
 //!     .transact_write()
-//!     .update(Account::update(db, "a").subtract(Account::BALANCE, 10).condition(Account::BALANCE.ge(10i64)))
-//!     .update(Account::update(db, "b").add(Account::BALANCE, 10))
+//!     .update(|db| Account::update(db, "a").subtract(Account::BALANCE, 10).condition(Account::BALANCE.ge(10i64)))
+//!     .update(|db| Account::update(db, "b").add(Account::BALANCE, 10))
 //!     .await;
 //! if let Err(e) = moved {
 //!     // Which condition failed: the reasons are per item, by position and model.
@@ -150,20 +155,24 @@ impl<'a> TransactWrite<'a> {
         self.push(op)
     }
 
-    /// Adds a `create`, `put` or `replace` with its conditions, as built by `M::create(..)`,
-    /// `M::put(..)` or `M::replace(..)` with `.condition(..)`.
-    pub fn write<M: Model>(self, put: Put<'a, M>) -> Self {
+    /// Adds a `create`, `put` or `replace` with its conditions, built from the transaction's
+    /// handle: `.write(|db| M::create(db, item).condition(..))`.
+    pub fn write<M: Model>(self, build: impl FnOnce(&'a Db) -> Put<'a, M>) -> Self {
+        let put = build(self.db);
         let op = PutOp::prepare(put.db, put.item, put.mode, put.condition);
         self.push(op)
     }
 
-    /// Adds a typed update, as built by `M::update(db, key)`.
-    pub fn update<M: Model>(self, update: Update<'a, M>) -> Self {
+    /// Adds a typed update built from the transaction's handle:
+    /// `.update(|db| M::update(db, key).set(..))`.
+    pub fn update<M: Model>(self, build: impl FnOnce(&'a Db) -> Update<'a, M>) -> Self {
+        let update = build(self.db);
         self.push(UpdateOp(update))
     }
 
-    /// Adds a delete, as built by `M::delete(db, key)`.
-    pub fn delete<M: Model>(self, delete: Delete<'a, M>) -> Self {
+    /// Adds a delete built from the transaction's handle: `.delete(|db| M::delete(db, key))`.
+    pub fn delete<M: Model>(self, build: impl FnOnce(&'a Db) -> Delete<'a, M>) -> Self {
+        let delete = build(self.db);
         self.push(DeleteOp(delete))
     }
 

@@ -87,6 +87,8 @@ pub(crate) struct RenderedOp {
 pub(crate) trait WriteOp: Send + Sync {
     /// The model.
     fn schema(&self) -> &'static Schema;
+    /// The handle the operation was built with (it names the table its items go to).
+    fn db(&self) -> &Db;
     /// The owner's stored key in `scope`.
     fn key(&self, scope: &KeyScope) -> Result<StoredKey, Error>;
     /// Whether the stored owner must be read (consistently) before rendering: the operation
@@ -249,12 +251,30 @@ fn span_model(ops: &[&dyn WriteOp]) -> &'static str {
     }
 }
 
+/// Refuses an operation built with another handle than the transaction's: its items would
+/// name another table (or belong to another client) than the one the request goes to.
+fn one_table(db: &Db, ops: &[&dyn WriteOp]) -> Result<(), Error> {
+    match ops.iter().find(|op| op.db().id() != db.id()) {
+        Some(op) => Err(Error::invalid_request(
+            op.schema().name,
+            format!(
+                "the operation was built with a handle for table {:?}, the transaction's is for \
+                 table {:?}; build every operation from the handle the transaction passes",
+                op.db().table(),
+                db.table()
+            ),
+        )),
+        None => Ok(()),
+    }
+}
+
 /// The request a transaction would send now (its reads are made).
 pub(crate) async fn to_request(
     db: &Db,
     ops: &[&dyn WriteOp],
     token: Option<&str>,
 ) -> Result<TransactWriteItemsInput, Error> {
+    one_table(db, ops)?;
     let schemas: Vec<_> = ops.iter().map(|o| o.schema()).collect();
     let scopes = scopes(db, &schemas).await?;
     let reads = read_owners(db, ops, &scopes).await?;
@@ -284,6 +304,7 @@ pub(crate) async fn run(
             "a transaction needs at least one operation",
         )));
     }
+    one_table(db, ops)?;
     let schemas: Vec<_> = ops.iter().map(|o| o.schema()).collect();
     let scopes = scopes(db, &schemas).await?;
     let model = span_model(ops);

@@ -100,7 +100,7 @@ async fn batch_find_keeps_order_merges_duplicates_and_answers_none() -> R {
         let keys = (0..250u32)
             .map(|i| Doc::key(&i))
             .collect::<Result<Vec<_>, _>>()?;
-        let requests = db.batch_find(keys).consistent(true).to_requests().await?;
+        let requests = db.batch_find(keys).consistent().to_requests().await?;
         let sizes: Vec<usize> = requests
             .iter()
             .map(|r| r.request_items().unwrap()[db.table()].keys().len())

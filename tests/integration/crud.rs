@@ -135,15 +135,12 @@ async fn find_missing_is_none_and_consistent_reads_work() -> R {
     let db = fresh_db().await?;
     TenantContext::run_with_tenant(fresh_tenant(), async {
         assert_eq!(User::find(&db, &Ulid::new()).await?, None);
-        assert_eq!(User::find(&db, &Ulid::new()).consistent(true).await?, None);
+        assert_eq!(User::find(&db, &Ulid::new()).consistent().await?, None);
         assert_eq!(Post::find(&db, &Ulid::new(), &0i64).await?, None);
 
         let u = User::create(&db, User::new("c@x.io")).await?;
-        assert_eq!(
-            User::find(&db, &u.id).consistent(true).await?,
-            Some(u.clone())
-        );
-        let strong = User::find(&db, &u.id).consistent(true).to_request().await?;
+        assert_eq!(User::find(&db, &u.id).consistent().await?, Some(u.clone()));
+        let strong = User::find(&db, &u.id).consistent().to_request().await?;
         assert_eq!(strong.consistent_read(), Some(true));
         let eventual = User::find(&db, &u.id).to_request().await?;
         assert_eq!(eventual.consistent_read(), Some(false));

@@ -488,7 +488,7 @@ async fn workload(db: &Db, ops: usize, seed: u64) -> Ledger {
                 }
             }
             3 => {
-                let current = match Tally::find(db, "c").consistent(true).await {
+                let current = match Tally::find(db, "c").consistent().await {
                     Ok(Some(t)) => t,
                     _ => {
                         l.figures.read_errors += 1;
@@ -583,7 +583,7 @@ async fn workload(db: &Db, ops: usize, seed: u64) -> Ledger {
                 let r = db
                     .transact_write()
                     .create(Doc::new(id))
-                    .update(Tally::update(db, "tx").add(Tally::HITS, 1u64))
+                    .update(|db| Tally::update(db, "tx").add(Tally::HITS, 1u64))
                     .await;
                 let t = l.told("transaction", &r);
                 match t {

@@ -29,7 +29,7 @@ async fn n_distinct_finds_cost_ceil_n_over_100_requests() -> R {
         for n in [1u32, 99, 100, 101, 250] {
             let before = counter.count();
             // A window wide enough for a loaded test machine to poll every find in it.
-            let loader = Loader::with_window(WINDOW);
+            let loader = Loader::new().with_window(WINDOW);
             let found = loader
                 .run(try_join_all(
                     (0..n).map(|i| Doc::find(&db, &i).into_future()),
@@ -49,7 +49,7 @@ async fn n_distinct_finds_cost_ceil_n_over_100_requests() -> R {
 
         // Identical keys are fetched once: 300 finds of 3 keys, plus one missing key.
         let before = counter.count();
-        let loader = Loader::with_window(WINDOW);
+        let loader = Loader::new().with_window(WINDOW);
         let found = loader
             .run(try_join_all(
                 (0..300u32)
@@ -130,7 +130,7 @@ async fn writes_inside_a_scope_never_leave_the_cache_stale() -> R {
             // consistently).
             db.transact_write()
                 .put(Doc::new(2))
-                .update(Tally::update(&db, "b").add(Tally::HITS, 3))
+                .update(|db| Tally::update(db, "b").add(Tally::HITS, 3))
                 .await?;
             assert_eq!(Doc::find(&db, &2).await?.map(|d| d.id), Some(2));
             assert_eq!(Tally::find(&db, "b").await?.unwrap().hits, 3);
@@ -354,7 +354,7 @@ async fn capacity_is_summed_per_scope_and_consistent_finds_skip_the_cache() -> R
                 Doc::create(&db, Doc::new(1)).await?;
                 Doc::find(&db, &1).await?;
                 let before = counter.count();
-                Doc::find(&db, &1).consistent(true).await?;
+                Doc::find(&db, &1).consistent().await?;
                 assert_eq!(
                     counter.count(),
                     before + 1,
@@ -386,8 +386,12 @@ async fn errors_reach_every_waiter() -> R {
         ))
         .await;
         for r in results {
+            // Each waiter gets the variant itself, not a wrapper around a shared error.
             let e = r.unwrap_err();
-            assert_eq!(e.code(), "dynamodb", "{e:?}");
+            assert!(
+                matches!(&e, Error::Dynamo { operation: "BatchGetItem", .. }),
+                "{e:?}"
+            );
         }
         // No tenant: fails closed inside a scope too, with nothing sent.
         Ok::<_, Error>(())
@@ -398,4 +402,30 @@ async fn errors_reach_every_waiter() -> R {
     assert!(matches!(r, Err(Error::TenantRequired)));
     assert_eq!(counter.count(), sent);
     Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn finds_of_different_models_go_out_in_batches_of_their_own() -> R {
+    let counter = RequestCounter::new();
+    let db = fresh_db_counted(&counter).await?;
+    TenantContext::run_with_tenant(fresh_tenant(), async {
+        seed(&db, 2).await?;
+        Tally::create(&db, Tally::new("t")).await?;
+        let loader = Loader::new().with_window(WINDOW);
+        let (docs, tally) = loader
+            .run(async {
+                futures::try_join!(
+                    try_join_all((0..2u32).map(|i| Doc::find(&db, &i).into_future())),
+                    Tally::find(&db, "t").into_future(),
+                )
+            })
+            .await?;
+        assert!(docs.iter().all(Option::is_some));
+        assert_eq!(tally.map(|t| t.id), Some("t".to_string()));
+        // One batch per model: spans and errors of each batch name its own model.
+        let stats = loader.stats();
+        assert_eq!((stats.finds, stats.batches, stats.keys_loaded), (3, 2, 3));
+        Ok::<_, Error>(())
+    })
+    .await
 }

@@ -85,7 +85,7 @@ async fn throttled_single_operations_are_retried_within_the_budget() -> R {
         // Transactions too.
         faults.throttle_next_of("TransactWriteItems", 2);
         db.transact_write()
-            .update(Tally::update(&db, "a").add(Tally::HITS, 10))
+            .update(|db| Tally::update(db, "a").add(Tally::HITS, 10))
             .await?;
         faults.throttle_next_of("TransactGetItems", 2);
         let mut read = db.transact_get();

@@ -60,10 +60,7 @@ async fn without_a_tenant_every_operation_fails_closed_and_sends_nothing() -> R 
     is_tenant_required("put", User::put(&db, given.clone()).await);
     is_tenant_required("replace", User::replace(&db, u.clone()).await);
     is_tenant_required("find", User::find(&db, &u.id).await);
-    is_tenant_required(
-        "find consistent",
-        User::find(&db, &u.id).consistent(true).await,
-    );
+    is_tenant_required("find consistent", User::find(&db, &u.id).consistent().await);
     is_tenant_required(
         "update",
         User::update(&db, &u.id).set(User::NAME, "x").await,

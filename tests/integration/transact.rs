@@ -27,12 +27,12 @@ async fn a_transaction_across_models_applies_everything() -> R {
                 n: 1,
                 text: "t".into(),
             })
-            .update(
-                Tally::update(&db, "a")
+            .update(|db| {
+                Tally::update(db, "a")
                     .add(Tally::HITS, 2)
-                    .add_to_set(Tally::TAGS, ["x".to_string()]),
-            )
-            .delete(Doc::delete(&db, &9))
+                    .add_to_set(Tally::TAGS, ["x".to_string()])
+            })
+            .delete(|db| Doc::delete(db, &9))
             .check(Tally::key("b"), Tally::HITS.eq(0u64))
             .create(m.clone())
             .await?;
@@ -67,7 +67,7 @@ async fn a_cancelled_transaction_applies_nothing_and_says_which_item_failed() ->
         let r = db
             .transact_write()
             .create(Doc::new(2))
-            .update(Tally::update(&db, "a").add(Tally::HITS, 1))
+            .update(|db| Tally::update(db, "a").add(Tally::HITS, 1))
             .check(Tally::key("b"), Tally::HITS.gt(100u64))
             .await;
         let e = r.unwrap_err();
@@ -146,7 +146,7 @@ async fn limits_are_checked_before_sending() -> R {
         let r = db
             .transact_write()
             .put(Doc::new(1))
-            .delete(Doc::delete(&db, &1))
+            .delete(|db| Doc::delete(db, &1))
             .await;
         assert!(
             matches!(r, Err(Error::InvalidRequest { model: "Doc", .. })),
@@ -156,20 +156,17 @@ async fn limits_are_checked_before_sending() -> R {
         let r = db.transact_write().await;
         assert!(matches!(r, Err(Error::InvalidRequest { .. })), "{r:?}");
         // Invalid update (a key field) and invalid key value.
-        let r = db.transact_write().update(Tally::update(&db, "a")).await;
+        let r = db
+            .transact_write()
+            .update(|db| Tally::update(db, "a"))
+            .await;
         assert!(
             matches!(r, Err(Error::InvalidRequest { model: "Tally", .. })),
             "{r:?}"
         );
         let r = db
             .transact_write()
-            .delete(Reading::delete(
-                &db,
-                "s",
-                &1,
-                &f64::NAN,
-                &chrono::Utc::now(),
-            ))
+            .delete(|db| Reading::delete(db, "s", &1, &f64::NAN, &chrono::Utc::now()))
             .await;
         assert!(matches!(r, Err(Error::InvalidKeyValue { .. })), "{r:?}");
         // 101 keys to read.
@@ -211,7 +208,7 @@ async fn a_client_request_token_makes_a_resend_idempotent() -> R {
         let token = Ulid::new().to_string();
         for _ in 0..3 {
             db.transact_write()
-                .update(Tally::update(&db, "a").add(Tally::HITS, 5))
+                .update(|db| Tally::update(db, "a").add(Tally::HITS, 5))
                 .client_request_token(&token)
                 .await?;
         }
@@ -222,7 +219,7 @@ async fn a_client_request_token_makes_a_resend_idempotent() -> R {
         );
         let request = db
             .transact_write()
-            .update(Tally::update(&db, "a").add(Tally::HITS, 5))
+            .update(|db| Tally::update(db, "a").add(Tally::HITS, 5))
             .client_request_token(&token)
             .to_request()
             .await?;
@@ -274,6 +271,62 @@ async fn transact_get_reads_several_models_at_once() -> R {
         let mut read = db.transact_get();
         let doc = read.get(Doc::key(&1)?);
         assert_eq!(read.await?.get(doc)?, None);
+        Ok::<_, Error>(())
+    })
+    .await
+}
+
+#[tokio::test]
+async fn a_conditional_put_joins_a_transaction_through_write() -> R {
+    let db = fresh_db().await?;
+    TenantContext::run_with_tenant(fresh_tenant(), async {
+        Tally::create(&db, Tally::new("a")).await?;
+        let refused = db
+            .transact_write()
+            .write(|db| Tally::put(db, Tally::new("a")).condition(Tally::HITS.eq(5u64)))
+            .create(Doc::new(3))
+            .await
+            .unwrap_err();
+        assert!(refused.is_condition_failed(), "{refused:?}");
+        assert!(Doc::find(&db, &3).await?.is_none(), "all or nothing");
+        db.transact_write()
+            .write(|db| Tally::put(db, Tally::new("a")).condition(Tally::HITS.eq(0u64)))
+            .create(Doc::new(3))
+            .await?;
+        assert!(Doc::find(&db, &3).await?.is_some());
+        Ok::<_, Error>(())
+    })
+    .await
+}
+
+#[tokio::test]
+async fn an_operation_built_from_another_handle_is_refused_before_sending() -> R {
+    let counter = RequestCounter::new();
+    let db = fresh_db_counted(&counter).await?;
+    let other = db.with_table("another-table");
+    TenantContext::run_with_tenant(fresh_tenant(), async {
+        Tally::create(&db, Tally::new("a")).await?;
+        let before = counter.count();
+        let err = db
+            .transact_write()
+            .update(|_| Tally::update(&other, "a").add(Tally::HITS, 1))
+            .await
+            .unwrap_err();
+        match &err {
+            Error::InvalidRequest { model, reason } => {
+                assert_eq!(*model, "Tally");
+                assert!(reason.contains("another-table"), "{reason}");
+            }
+            other => panic!("{other:?}"),
+        }
+        let rendered = db
+            .transact_write()
+            .delete(|_| Tally::delete(&other, "a"))
+            .to_request()
+            .await;
+        assert!(matches!(rendered, Err(Error::InvalidRequest { .. })));
+        assert_eq!(counter.count(), before, "nothing was sent");
+        assert_eq!(Tally::find(&db, "a").await?.map(|t| t.hits), Some(0));
         Ok::<_, Error>(())
     })
     .await
