@@ -14,6 +14,12 @@
 //!   timestamp) is [`Error::DuplicateAttribute`](crate::Error::DuplicateAttribute), and nothing is sent. Key and index attributes
 //!   are only ever what the key builder computed; an index half whose fields are absent is not
 //!   written.
+//! - **Only the derive writes the schema.** [`Schema`], [`FieldSchema`], [`IndexSchema`],
+//!   [`UniqueSchema`], [`Iteration`] and [`Field`] can be read but not built, and [`Model`] can
+//!   only be implemented by `#[derive(Model)]`, so no user code holds a `Field` whose attribute
+//!   is `_pk` or `_gsi1_pk`; [`Update`](crate::ops::Update) refuses a reserved attribute anyway
+//!   ([`Error::ReservedAttribute`](crate::Error::ReservedAttribute), nothing sent). The methods
+//!   that fill managed fields (version, timestamps, `#[bao(auto)]` ids) are dynabao's own.
 //! - **One prefix, one model.** Two models with the same prefix would share a keyspace in
 //!   silence: `B::find` would return `A`'s item. The derive registers every model at link time
 //!   ([`registry`]); [`Db::connect`](crate::Db::connect) and
