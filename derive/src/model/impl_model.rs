@@ -20,6 +20,9 @@ pub fn expand(def: &ModelDef) -> TokenStream {
     let unique_const = &def.uniques.constant;
     let key_fields = key_fields(def);
     let managed = managed(def);
+    // The slots this model has no field for stay `None` (none left: no struct update, which
+    // clippy would flag in the user's crate).
+    let rest = (managed.len() < 4).then(|| quote! { ..::dynabao::__private::Managed::default() });
     quote! {
         const _: () = {
             // The link-time registry of models, checked for shared prefixes by Db::connect.
@@ -51,7 +54,7 @@ pub fn expand(def: &ModelDef) -> TokenStream {
             };
 
             fn managed(&mut self) -> ::dynabao::__private::Managed<'_> {
-                ::dynabao::__private::Managed { #(#managed)* ..::dynabao::__private::Managed::default() }
+                ::dynabao::__private::Managed { #(#managed)* #rest }
             }
         }
     }
