@@ -160,12 +160,33 @@ pub use dynabao_derive::Model;
 #[doc = include_str!("../README.md")]
 pub struct ReadmeDoctests;
 
-/// Re-exports for generated code. Not part of the public API.
+/// The contract between `#[derive(Model)]` / `#[derive(KeyPart)]` and the runtime. Not part of
+/// the public API: everything the generated code names is reached through here, and nothing
+/// else, so runtime modules can move without touching the derive. What only the derive may do
+/// (construct schemas and typed fields, implement [`Model`]'s sealed supertrait) lives here alone.
 #[doc(hidden)]
 pub mod __private {
     pub use aws_sdk_dynamodb::types::AttributeValue;
     pub use chrono::{DateTime, Utc};
+    pub use core::borrow::Borrow;
+    pub use core::option::Option::{self, None, Some};
+    pub use core::result::Result::{self, Ok};
     pub use inventory;
-    pub use serde_dynamo::from_attribute_value;
     pub use ulid::Ulid;
+
+    pub use crate::db::Db;
+    pub use crate::key::{
+        write_serialized_str, InvalidKey, InvalidKeyPart, Key, KeyPart, KeyWriter,
+    };
+    pub use crate::model::internals::{
+        assert_key_part, assert_same, field, field_ref, index, iteration, key_builder, schema,
+        schema_field, ttl_field, unique, write_key, write_opt_key, KeyFieldWriter, Managed,
+        ModelInternals, SchemaBuilder, Timestamp, TtlField, TtlRepr,
+    };
+    pub use crate::model::registry::Registration;
+    pub use crate::model::{
+        Field, FieldSchema, IndexSchema, Iteration, Model, Schema, UniqueSchema,
+    };
+    pub use crate::ops::query::NoSortKey;
+    pub use crate::ops::{Delete, Find, FindUnique, Iterate, Put, Query, Update};
 }

@@ -24,9 +24,9 @@ pub fn expand(input: DeriveInput) -> syn::Result<TokenStream> {
     }
     let (impl_generics, ty_generics, where_clause) = input.generics.split_for_impl();
     Ok(quote! {
-        impl #impl_generics ::dynabao::KeyPart for #ident #ty_generics #where_clause {
-            fn write_key(&self, w: &mut ::dynabao::key::KeyWriter<'_>) -> ::core::result::Result<(), ::dynabao::key::InvalidKeyPart> {
-                ::dynabao::key::write_serialized_str(self, w)
+        impl #impl_generics ::dynabao::__private::KeyPart for #ident #ty_generics #where_clause {
+            fn write_key(&self, w: &mut ::dynabao::__private::KeyWriter<'_>) -> ::dynabao::__private::Result<(), ::dynabao::__private::InvalidKeyPart> {
+                ::dynabao::__private::write_serialized_str(self, w)
             }
         }
     })

@@ -64,7 +64,6 @@ pub fn parse(meta: &ParseNestedMeta<'_>) -> syn::Result<UniqueAttr> {
 pub struct FieldRef {
     pub name: String,
     pub key_ty: Type,
-    pub schema: TokenStream,
     pub skipped: bool,
 }
 
@@ -162,12 +161,13 @@ pub fn expand(
             ));
         }
         out.field_ids.push(i);
+        let i_lit = proc_macro2::Literal::usize_unsuffixed(i);
+        let n_lit = proc_macro2::Literal::usize_unsuffixed(n);
         let ty = &f.key_ty;
         out.checks
-            .push(quote_spanned! {ty.span()=> __dynabao_key_part::<#ty>(); });
-        let schema = &f.schema;
+            .push(quote_spanned! {ty.span()=> ::dynabao::__private::assert_key_part::<#ty>(); });
         schemas.push(quote! {
-            ::dynabao::model::UniqueSchema { name: #name, field: &#schema }
+            ::dynabao::__private::unique(#name, ::dynabao::__private::schema_field::<Self>(#i_lit))
         });
         let fname = format_ident!("find_by_{}", short(&name), span = attr.name.span());
         let arg = Ident::new("value", Span::call_site());
@@ -177,17 +177,17 @@ pub fn expand(
         );
         functions.push(quote! {
             #[doc = #doc]
-            pub fn #fname<'__a, __K>(db: &'__a ::dynabao::Db, #arg: &__K) -> ::dynabao::ops::FindUnique<'__a, Self>
+            pub fn #fname<'__a, __K>(db: &'__a ::dynabao::__private::Db, #arg: &__K) -> ::dynabao::__private::FindUnique<'__a, Self>
             where
-                #ty: ::core::borrow::Borrow<__K>,
-                __K: ::dynabao::KeyPart + ?::core::marker::Sized,
+                #ty: ::dynabao::__private::Borrow<__K>,
+                __K: ::dynabao::__private::KeyPart + ?::core::marker::Sized,
             {
-                ::dynabao::ops::FindUnique::new(db, #n, #arg)
+                ::dynabao::__private::FindUnique::new(db, #n_lit, #arg)
             }
         });
     }
     out.constant = quote! {
-        const UNIQUES: &'static [::dynabao::model::UniqueSchema] = &[#(#schemas),*];
+        const UNIQUES: &'static [::dynabao::__private::UniqueSchema] = &[#(#schemas),*];
     };
     out.functions = quote! { #(#functions)* };
     Ok(out)

@@ -55,11 +55,11 @@ impl<M> std::hash::Hash for Key<M> {
 
 impl<M: Model> Key<M> {
     /// Starts a key; generated code pushes each key field in order.
-    #[doc(hidden)]
-    pub fn builder() -> KeyBuilder<M> {
+    pub(crate) fn builder() -> KeyBuilder<M> {
         KeyBuilder {
             pk: KeyValueBuilder::new(),
             sk: KeyValueBuilder::new(),
+            error: None,
             _model: PhantomData,
         }
     }
@@ -75,46 +75,54 @@ impl<M: Model> Key<M> {
     }
 }
 
-/// Builds a [`Key`] field by field, naming each field in errors.
+/// Builds a [`Key`] field by field, naming each field in errors. Only generated code makes
+/// one; the first value that cannot be encoded is the error of [`build`](KeyBuilder::build).
 #[doc(hidden)]
 pub struct KeyBuilder<M> {
     pk: KeyValueBuilder,
     sk: KeyValueBuilder,
+    error: Option<InvalidKey>,
     _model: PhantomData<fn() -> M>,
 }
 
 impl<M: Model> KeyBuilder<M> {
     /// Appends a partition key field.
-    pub fn pk<T: KeyPart + ?Sized>(
-        mut self,
-        field: &'static str,
-        value: &T,
-    ) -> Result<Self, InvalidKey> {
-        self.pk.push(value).map_err(|e| invalid(field, e))?;
-        Ok(self)
+    pub fn pk<T: KeyPart + ?Sized>(mut self, field: &'static str, value: &T) -> Self {
+        if self.error.is_none() {
+            if let Err(e) = self.pk.push(value) {
+                self.error = Some(invalid(field, e));
+            }
+        }
+        self
     }
 
     /// Appends a sort key field.
-    pub fn sk<T: KeyPart + ?Sized>(
-        mut self,
-        field: &'static str,
-        value: &T,
-    ) -> Result<Self, InvalidKey> {
-        self.sk.push(value).map_err(|e| invalid(field, e))?;
-        Ok(self)
+    pub fn sk<T: KeyPart + ?Sized>(mut self, field: &'static str, value: &T) -> Self {
+        if self.error.is_none() {
+            if let Err(e) = self.sk.push(value) {
+                self.error = Some(invalid(field, e));
+            }
+        }
+        self
     }
 
     /// Only the partition half, for queries.
-    pub fn partition(self) -> KeyValue {
-        self.pk.finish()
+    pub fn partition(self) -> Result<KeyValue, InvalidKey> {
+        match self.error {
+            Some(e) => Err(e),
+            None => Ok(self.pk.finish()),
+        }
     }
 
     /// The finished key.
-    pub fn build(self) -> Key<M> {
-        Key {
-            pk: self.pk.finish(),
-            sk: self.sk.finish(),
-            _model: PhantomData,
+    pub fn build(self) -> Result<Key<M>, InvalidKey> {
+        match self.error {
+            Some(e) => Err(e),
+            None => Ok(Key {
+                pk: self.pk.finish(),
+                sk: self.sk.finish(),
+                _model: PhantomData,
+            }),
         }
     }
 }
@@ -152,7 +160,7 @@ pub(crate) fn half_value<'v, M: Model>(
     let mut buf = String::new();
     for f in fields {
         buf.clear();
-        let present = M::write_key_field(f.attr, lookup(f.attr), &mut KeyWriter::new(&mut buf))
+        let present = M::write_key_field(f.name, lookup(f.attr), &mut KeyWriter::new(&mut buf))
             .map_err(|e| Error::from(invalid(f.name, e)))?;
         if !present {
             return Ok(None);

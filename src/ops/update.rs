@@ -291,6 +291,16 @@ impl<'a, M: Model> Update<'a, M> {
                     field.name
                 )));
             }
+            // Defence in depth: only the key builder writes reserved attributes. A `Field` is
+            // made only by the derive, so this holds for every field but the model's own TTL.
+            if crate::key::is_reserved_attr(field.attr)
+                && !schema.ttl.is_some_and(|t| t.attr == field.attr)
+            {
+                return Err(Error::ReservedAttribute {
+                    model: schema.name,
+                    attr: field.attr.to_owned(),
+                });
+            }
             if schema.is_primary_key_attr(field.attr) {
                 return Err(Self::invalid(format!(
                     "field {} is part of the primary key; delete and create instead",

@@ -443,7 +443,7 @@ fn every_model_of_the_suite_has_its_own_prefix() {
     assert_unique_prefixes();
     // The check saw the suite's models (it would pass vacuously on an empty registry).
     let names: Vec<&str> = dynabao::model::registry::registered()
-        .map(|r| r.schema.name)
+        .map(|r| r.schema.name())
         .collect();
     for model in ["Profile", "Signal", "User", "Doc", "Note"] {
         assert!(names.contains(&model), "{model} not registered: {names:?}");

@@ -34,10 +34,15 @@ impl ModelDef {
         self.pk.iter().chain(&self.sk).copied().collect()
     }
 
-    /// `FieldSchema` expressions for these fields, in order.
-    pub fn schemas(&self, ids: &[usize]) -> Vec<TokenStream> {
-        ids.iter().map(|&i| self.fields[i].schema()).collect()
+    /// The names of the field-table constants (`F0`, ..) of these fields, in order.
+    pub fn table_refs(&self, ids: &[usize]) -> Vec<Ident> {
+        ids.iter().map(|&i| table_ref(i)).collect()
     }
+}
+
+/// The name of field `i`'s constant in the generated field table.
+pub fn table_ref(i: usize) -> Ident {
+    quote::format_ident!("F{}", i)
 }
 
 /// The fields dynabao fills in or reads itself; at most one of each.
@@ -67,25 +72,15 @@ pub struct IterableDef {
     pub buckets: u16,
 }
 
-/// The physical index name and key attribute names of GSI number `gsi`.
-pub fn gsi_names(gsi: u8) -> (String, String, String) {
-    (
-        format!("gsi{gsi}"),
-        format!("_gsi{gsi}_pk"),
-        format!("_gsi{gsi}_sk"),
-    )
-}
-
 /// One named field of the struct.
 pub struct FieldInfo {
     pub ident: Ident,
     pub ty: Type,
     /// `T` when the type is `Option<T>`.
     pub inner: Option<Type>,
-    /// The name serde writes: after `#[serde(rename)]` or `rename_all`.
+    /// The name serde writes: after `#[serde(rename)]` or `rename_all`. The stored attribute
+    /// name is the same, except for the TTL field, which the runtime stores under its own name.
     pub serialized: String,
-    /// The stored attribute name: `serialized`, or `_ttl` for the TTL field.
-    pub attr: String,
     pub attrs: FieldAttrs,
 }
 
@@ -95,15 +90,17 @@ impl FieldInfo {
         self.ident.to_string().trim_start_matches("r#").to_owned()
     }
 
-    /// The `FieldSchema` expression describing this field.
+    /// The `FieldSchema` expression describing this field (`__p` is `::dynabao::__private`).
     pub fn schema(&self) -> TokenStream {
         let name = self.name();
-        let attr = &self.attr;
         let serialized = &self.serialized;
         let optional = self.inner.is_some();
-        quote! {
-            ::dynabao::model::FieldSchema { name: #name, attr: #attr, serialized: #serialized, optional: #optional }
-        }
+        let ctor = if self.attrs.ttl.is_some() {
+            quote!(ttl_field)
+        } else {
+            quote!(field)
+        };
+        quote! { __p::#ctor(#name, #serialized, #optional) }
     }
 
     /// The type a key value is given as: the inner type of an `Option`.

@@ -1,34 +1,34 @@
-//! The `impl ::dynabao::Model` block, and the compile-time type checks that go with it.
+//! The `impl Model` and `impl ModelInternals` blocks, and the compile-time type checks that go
+//! with them. Every runtime path is `::dynabao::__private::..`.
 
 use proc_macro2::TokenStream;
 use quote::{quote, quote_spanned};
 use syn::spanned::Spanned;
 
-use super::def::{gsi_names, ModelDef};
+use super::def::{table_ref, ModelDef};
 
-/// The checks block followed by `impl ::dynabao::Model for #ident`.
+/// The checks block, `impl Model for #ident` and `impl ModelInternals for #ident`.
 pub fn expand(def: &ModelDef) -> TokenStream {
     let ident = &def.ident;
-    let ident_str = ident.to_string();
     let checks = checks(def);
     let schema = schema(def);
-    let ttl_repr = ttl_repr(def);
+    let ttl_repr = def.managed.ttl.map(|i| {
+        let ty = &def.fields[i].ty;
+        let repr = quote_spanned! {ty.span()=> <#ty as ::dynabao::__private::TtlField>::REPR };
+        quote! { const TTL_REPR: ::dynabao::__private::TtlRepr = #repr; }
+    });
     let unique_const = &def.uniques.constant;
-    let key_arms = key_field_arms(def);
-    let Lifecycle {
-        auto_fill,
-        set_created,
-        set_updated,
-        set_version_one,
-        get_version,
-        set_version,
-    } = lifecycle(def);
+    let key_fields = key_fields(def);
+    let managed = managed(def);
+    // The slots this model has no field for stay `None` (none left: no struct update, which
+    // clippy would flag in the user's crate).
+    let rest = (managed.len() < 4).then(|| quote! { ..::dynabao::__private::Managed::default() });
     quote! {
         const _: () = {
             // The link-time registry of models, checked for shared prefixes by Db::connect.
             ::dynabao::__private::inventory::submit! {
-                ::dynabao::model::registry::Registration::new(
-                    <#ident as ::dynabao::Model>::SCHEMA,
+                ::dynabao::__private::Registration::new(
+                    <#ident as ::dynabao::__private::Model>::SCHEMA,
                     ::core::module_path!(),
                     ::core::file!(),
                     ::core::line!(),
@@ -36,53 +36,25 @@ pub fn expand(def: &ModelDef) -> TokenStream {
                 )
             }
             #[allow(dead_code)]
-            fn __dynabao_key_part<T: ::dynabao::KeyPart + ?::core::marker::Sized>() {}
-            #[allow(dead_code)]
-            fn __dynabao_same<A: ::dynabao::model::SameType<B>, B>() {}
-            #[allow(dead_code)]
             fn __dynabao_checks() {
                 #(#checks)*
             }
         };
 
-        impl ::dynabao::Model for #ident {
-            const SCHEMA: &'static ::dynabao::model::Schema = &#schema;
-            const TTL_REPR: ::dynabao::model::TtlRepr = #ttl_repr;
+        impl ::dynabao::__private::Model for #ident {
+            const SCHEMA: &'static ::dynabao::__private::Schema = #schema;
             #unique_const
+        }
 
-            fn write_key_field(
-                __attr: &str,
-                __value: ::core::option::Option<&::dynabao::__private::AttributeValue>,
-                __w: &mut ::dynabao::key::KeyWriter<'_>,
-            ) -> ::core::result::Result<bool, ::dynabao::key::InvalidKeyPart> {
-                match __attr {
-                    #(#key_arms)*
-                    _ => ::core::result::Result::Err(::dynabao::key::InvalidKeyPart(
-                        ::std::format!("{} is not a key field of {}", __attr, #ident_str),
-                    )),
-                }
-            }
+        impl ::dynabao::__private::ModelInternals for #ident {
+            #ttl_repr
+            const KEY_FIELDS: &'static [(&'static str, ::dynabao::__private::KeyFieldWriter)] = {
+                use ::dynabao::__private as __p;
+                &[#(#key_fields),*]
+            };
 
-            fn prepare_create(&mut self, __now: ::dynabao::__private::DateTime<::dynabao::__private::Utc>) {
-                #auto_fill
-                #set_created
-                #set_updated
-                #set_version_one
-                let _ = __now;
-            }
-
-            fn touch(&mut self, __now: ::dynabao::__private::DateTime<::dynabao::__private::Utc>) {
-                #auto_fill
-                #set_updated
-                let _ = __now;
-            }
-
-            fn version(&self) -> ::core::option::Option<u64> {
-                #get_version
-            }
-
-            fn set_version(&mut self, __version: u64) {
-                #set_version
+            fn managed(&mut self) -> ::dynabao::__private::Managed<'_> {
+                ::dynabao::__private::Managed { #(#managed)* #rest }
             }
         }
     }
@@ -93,217 +65,141 @@ pub fn expand(def: &ModelDef) -> TokenStream {
 fn checks(def: &ModelDef) -> Vec<TokenStream> {
     let fields = &def.fields;
     let mut checks = def.uniques.checks.clone();
+    let key_part = |ty: &syn::Type| {
+        quote_spanned! {ty.span()=> ::dynabao::__private::assert_key_part::<#ty>(); }
+    };
     for i in def.primary() {
-        let ty = &fields[i].ty;
-        checks.push(quote_spanned! {ty.span()=> __dynabao_key_part::<#ty>(); });
+        checks.push(key_part(&fields[i].ty));
     }
     for index in &def.indexes {
         for &i in index.pk.iter().chain(&index.sk) {
-            let ty = fields[i].key_type();
-            checks.push(quote_spanned! {ty.span()=> __dynabao_key_part::<#ty>(); });
+            checks.push(key_part(fields[i].key_type()));
         }
     }
     let typed = |i: Option<usize>, want: TokenStream| -> Option<TokenStream> {
         i.map(|i| {
             let ty = &fields[i].ty;
-            quote_spanned! {ty.span()=> __dynabao_same::<#ty, #want>(); }
+            quote_spanned! {ty.span()=> ::dynabao::__private::assert_same::<#ty, #want>(); }
         })
     };
     let m = &def.managed;
+    let time = quote!(::dynabao::__private::Timestamp);
     checks.extend(typed(m.auto, quote!(::dynabao::__private::Ulid)));
-    checks.extend(typed(
-        m.created_at,
-        quote!(::dynabao::__private::DateTime<::dynabao::__private::Utc>),
-    ));
-    checks.extend(typed(
-        m.updated_at,
-        quote!(::dynabao::__private::DateTime<::dynabao::__private::Utc>),
-    ));
+    checks.extend(typed(m.created_at, time.clone()));
+    checks.extend(typed(m.updated_at, time));
     checks.extend(typed(m.version, quote!(u64)));
     checks
 }
 
-/// How the TTL attribute is stored, taken from the TTL field's type (which also checks that
-/// the type can be a TTL).
-fn ttl_repr(def: &ModelDef) -> TokenStream {
-    match def.managed.ttl {
-        Some(i) => {
-            let ty = &def.fields[i].ty;
-            quote_spanned! {ty.span()=> <#ty as ::dynabao::model::TtlField>::REPR }
-        }
-        None => quote!(::dynabao::model::TtlRepr::EpochSeconds),
-    }
-}
-
-/// The `::dynabao::model::Schema { .. }` expression behind `Model::SCHEMA`.
+/// The block behind `Model::SCHEMA`: one constant per field (`F0`, ..), written once and
+/// referred to by name everywhere else, then the schema built from them. Index names and
+/// attributes come from the GSI number, in the runtime.
 fn schema(def: &ModelDef) -> TokenStream {
     let ident_str = def.ident.to_string();
     let prefix = &def.prefix;
     let global = def.global;
-    let pk_schema = def.schemas(&def.pk);
-    let sk_schema = def.schemas(&def.sk);
-    let all_schema = def.fields.iter().map(|f| f.schema());
-    let opt_schema = |i: Option<usize>| match i {
-        Some(i) => {
-            let s = def.fields[i].schema();
-            quote!(::core::option::Option::Some(&#s))
-        }
-        None => quote!(::core::option::Option::None),
-    };
-    let created_schema = opt_schema(def.managed.created_at);
-    let updated_schema = opt_schema(def.managed.updated_at);
-    let version_schema = opt_schema(def.managed.version);
-    let ttl_schema = opt_schema(def.managed.ttl);
-    let iteration_schema = iteration_schema(def);
-    let index_schema = index_schemas(def);
-    quote! {
-        ::dynabao::model::Schema {
-            name: #ident_str,
-            prefix: #prefix,
-            global: #global,
-            pk: &[#(#pk_schema),*],
-            sk: &[#(#sk_schema),*],
-            indexes: &[#(#index_schema),*],
-            fields: &[#(#all_schema),*],
-            created_at: #created_schema,
-            updated_at: #updated_schema,
-            version: #version_schema,
-            ttl: #ttl_schema,
-            iteration: #iteration_schema,
-        }
-    }
-}
-
-/// `Schema::iteration`: the iteration index, whose keys hold no fields.
-fn iteration_schema(def: &ModelDef) -> TokenStream {
-    match &def.iterable {
-        Some(it) => {
-            let gsi = it.gsi;
-            let buckets = it.buckets;
-            let (index_name, pk_attr, sk_attr) = gsi_names(gsi);
-            quote! {
-                ::core::option::Option::Some(&::dynabao::model::Iteration {
-                    index: ::dynabao::model::IndexSchema {
-                        name: "iteration", gsi: #gsi, index_name: #index_name, pk_attr: #pk_attr, sk_attr: #sk_attr,
-                        pk: &[], sk: &[],
-                    },
-                    buckets: #buckets,
-                })
-            }
-        }
-        None => quote!(::core::option::Option::None),
-    }
-}
-
-/// `Schema::indexes`, in declaration order (`query_<name>` refers to them by position).
-fn index_schemas(def: &ModelDef) -> Vec<TokenStream> {
-    def.indexes
+    let table = def.fields.iter().enumerate().map(|(i, f)| {
+        let name = table_ref(i);
+        let schema = f.schema();
+        quote! { const #name: __p::FieldSchema = #schema; }
+    });
+    let all = def.table_refs(&(0..def.fields.len()).collect::<Vec<_>>());
+    let pk = def.table_refs(&def.pk);
+    let sk = def.table_refs(&def.sk);
+    let with_sk = (!sk.is_empty()).then(|| quote! { .sk(&[#(#sk),*]) });
+    let indexes = def.indexes.iter().map(|index| {
+        let name = &index.name;
+        let gsi = proc_macro2::Literal::u8_unsuffixed(index.gsi);
+        let p = def.table_refs(&index.pk);
+        let s = def.table_refs(&index.sk);
+        quote! { __p::index(#name, #gsi, &[#(#p),*], &[#(#s),*]) }
+    });
+    let index_consts: Vec<_> = indexes
+        .enumerate()
+        .map(|(n, index)| (quote::format_ident!("I{}", n), index))
+        .collect();
+    let index_defs = index_consts
         .iter()
-        .map(|index| {
-            let name = &index.name;
-            let gsi = index.gsi;
-            let (index_name, pk_attr, sk_attr) = gsi_names(gsi);
-            let p = def.schemas(&index.pk);
-            let s = def.schemas(&index.sk);
-            quote! {
-                ::dynabao::model::IndexSchema {
-                    name: #name, gsi: #gsi, index_name: #index_name, pk_attr: #pk_attr, sk_attr: #sk_attr,
-                    pk: &[#(#p),*], sk: &[#(#s),*],
-                }
-            }
+        .map(|(name, index)| quote! { const #name: __p::IndexSchema = #index; });
+    let index_names = index_consts.iter().map(|(name, _)| name);
+    let with_indexes = (!def.indexes.is_empty()).then(|| quote! { .indexes(&[#(#index_names),*]) });
+    let m = &def.managed;
+    let managed = [
+        (m.created_at, quote!(created_at)),
+        (m.updated_at, quote!(updated_at)),
+        (m.version, quote!(version)),
+        (m.ttl, quote!(ttl)),
+    ]
+    .into_iter()
+    .filter_map(|(i, method)| {
+        i.map(|i| {
+            let f = table_ref(i);
+            quote! { .#method(&#f) }
         })
-        .collect()
+    });
+    let (iteration_def, iteration) = match &def.iterable {
+        Some(it) => {
+            let gsi = proc_macro2::Literal::u8_unsuffixed(it.gsi);
+            let buckets = proc_macro2::Literal::u16_unsuffixed(it.buckets);
+            (
+                quote! { const IT: __p::Iteration = __p::iteration(#gsi, #buckets); },
+                quote! { .iteration(&IT) },
+            )
+        }
+        None => (quote! {}, quote! {}),
+    };
+    quote! {
+        {
+            use ::dynabao::__private as __p;
+            #(#table)*
+            #(#index_defs)*
+            #iteration_def
+            &__p::schema(#ident_str, #prefix, #global, &[#(#all),*])
+                .pk(&[#(#pk),*]) #with_sk #with_indexes #(#managed)* #iteration .build()
+        }
+    }
 }
 
-/// The `write_key_field` match arms: one per field that is part of any key (table, index or
-/// unique constraint), keyed by its stored attribute name.
-fn key_field_arms(def: &ModelDef) -> Vec<TokenStream> {
-    let mut key_field_ids = def.primary();
+/// `KEY_FIELDS`: one entry per field that is part of any key (table, index or unique
+/// constraint), naming the runtime function that encodes its type.
+fn key_fields(def: &ModelDef) -> Vec<TokenStream> {
+    let mut ids = def.primary();
     for index in &def.indexes {
-        key_field_ids.extend(index.pk.iter().chain(&index.sk));
+        ids.extend(index.pk.iter().chain(&index.sk));
     }
-    key_field_ids.extend(&def.uniques.field_ids);
-    key_field_ids.sort_unstable();
-    key_field_ids.dedup();
-    key_field_ids
-        .iter()
+    ids.extend(&def.uniques.field_ids);
+    ids.sort_unstable();
+    ids.dedup();
+    ids.iter()
         .map(|&i| {
             let f = &def.fields[i];
-            let attr = &f.attr;
-            let ty = &f.ty;
-            let value = quote! {
-                ::dynabao::__private::from_attribute_value::<_, #ty>(__v.clone())
-                    .map_err(|e| ::dynabao::key::InvalidKeyPart(e.to_string()))?
-            };
-            if f.inner.is_some() {
-                quote! {
-                    #attr => {
-                        let __decoded: #ty = match __value {
-                            ::core::option::Option::Some(__v) => #value,
-                            ::core::option::Option::None => ::core::option::Option::None,
-                        };
-                        match __decoded {
-                            ::core::option::Option::Some(__x) => {
-                                ::dynabao::KeyPart::write_key(&__x, __w)?;
-                                ::core::result::Result::Ok(true)
-                            }
-                            ::core::option::Option::None => ::core::result::Result::Ok(false),
-                        }
-                    }
-                }
-            } else {
-                quote! {
-                    #attr => match __value {
-                        ::core::option::Option::Some(__v) => {
-                            let __x: #ty = #value;
-                            ::dynabao::KeyPart::write_key(&__x, __w)?;
-                            ::core::result::Result::Ok(true)
-                        }
-                        ::core::option::Option::None => ::core::result::Result::Ok(false),
-                    }
+            let name = f.name();
+            match &f.inner {
+                Some(inner) => quote! { (#name, __p::write_opt_key::<#inner>) },
+                None => {
+                    let ty = &f.ty;
+                    quote! { (#name, __p::write_key::<#ty>) }
                 }
             }
         })
         .collect()
 }
 
-/// The statements `prepare_create`, `touch`, `version` and `set_version` are made of.
-struct Lifecycle {
-    auto_fill: Option<TokenStream>,
-    set_created: Option<TokenStream>,
-    set_updated: Option<TokenStream>,
-    set_version_one: Option<TokenStream>,
-    get_version: TokenStream,
-    set_version: TokenStream,
-}
-
-/// Fills the managed fields: a fresh `Ulid` for a nil auto key, timestamps, version 1.
-fn lifecycle(def: &ModelDef) -> Lifecycle {
-    let field_ident = |i: Option<usize>| i.map(|i| def.fields[i].ident.clone());
+/// The fields of `Managed { .. }`: references to the managed fields this model has.
+fn managed(def: &ModelDef) -> Vec<TokenStream> {
     let m = &def.managed;
-    let auto_fill = field_ident(m.auto).map(|f| {
-        quote! {
-            if self.#f == ::dynabao::__private::Ulid::nil() {
-                self.#f = ::dynabao::__private::Ulid::new();
-            }
-        }
-    });
-    let (get_version, set_version) = match field_ident(m.version) {
-        Some(f) => (
-            quote! { ::core::option::Option::Some(self.#f) },
-            quote! { self.#f = __version; },
-        ),
-        None => (
-            quote! { ::core::option::Option::None },
-            quote! { let _ = __version; },
-        ),
-    };
-    Lifecycle {
-        auto_fill,
-        set_created: field_ident(m.created_at).map(|f| quote! { self.#f = __now; }),
-        set_updated: field_ident(m.updated_at).map(|f| quote! { self.#f = __now; }),
-        set_version_one: field_ident(m.version).map(|f| quote! { self.#f = 1; }),
-        get_version,
-        set_version,
-    }
+    [
+        (m.auto, quote!(auto)),
+        (m.created_at, quote!(created_at)),
+        (m.updated_at, quote!(updated_at)),
+        (m.version, quote!(version)),
+    ]
+    .into_iter()
+    .filter_map(|(i, slot)| {
+        i.map(|i| {
+            let f = &def.fields[i].ident;
+            quote! { #slot: ::dynabao::__private::Some(&mut self.#f), }
+        })
+    })
+    .collect()
 }

@@ -21,7 +21,7 @@ pub fn expand(def: &ModelDef) -> TokenStream {
         } else {
             quote!(sk)
         };
-        quote! { let __b = __b.#method(#name, #arg)?; }
+        quote! { .#method(#name, #arg) }
     });
     let key_arg_names: Vec<&Ident> = pk_sk.iter().map(|&i| &def.fields[i].ident).collect();
     let partition_query = partition_query(def);
@@ -34,48 +34,46 @@ pub fn expand(def: &ModelDef) -> TokenStream {
             #(#consts)*
 
             /// The primary key for these key values.
-            pub fn key<#(#kg),*>(#(#kp),*) -> ::core::result::Result<::dynabao::Key<Self>, ::dynabao::key::InvalidKey>
+            pub fn key<#(#kg),*>(#(#kp),*) -> ::dynabao::__private::Result<::dynabao::__private::Key<Self>, ::dynabao::__private::InvalidKey>
             where #(#kb),*
             {
-                let __b = ::dynabao::Key::<Self>::builder();
-                #(#key_pushes)*
-                ::core::result::Result::Ok(__b.build())
+                ::dynabao::__private::key_builder::<Self>() #(#key_pushes)* .build()
             }
 
             /// Reads the item with this key: `Option<Self>`.
-            pub fn find<'__a, #(#kg),*>(db: &'__a ::dynabao::Db, #(#kp),*) -> ::dynabao::ops::Find<'__a, Self>
+            pub fn find<'__a, #(#kg),*>(db: &'__a ::dynabao::__private::Db, #(#kp),*) -> ::dynabao::__private::Find<'__a, Self>
             where #(#kb),*
             {
-                ::dynabao::ops::Find::new(db, Self::key(#(#key_arg_names),*))
+                ::dynabao::__private::Find::new(db, Self::key(#(#key_arg_names),*))
             }
 
             /// Changes fields of the item with this key, without reading it first.
-            pub fn update<'__a, #(#kg),*>(db: &'__a ::dynabao::Db, #(#kp),*) -> ::dynabao::ops::Update<'__a, Self>
+            pub fn update<'__a, #(#kg),*>(db: &'__a ::dynabao::__private::Db, #(#kp),*) -> ::dynabao::__private::Update<'__a, Self>
             where #(#kb),*
             {
-                ::dynabao::ops::Update::new(db, Self::key(#(#key_arg_names),*))
+                ::dynabao::__private::Update::new(db, Self::key(#(#key_arg_names),*))
             }
 
             /// Deletes the item with this key and returns it.
-            pub fn delete<'__a, #(#kg),*>(db: &'__a ::dynabao::Db, #(#kp),*) -> ::dynabao::ops::Delete<'__a, Self>
+            pub fn delete<'__a, #(#kg),*>(db: &'__a ::dynabao::__private::Db, #(#kp),*) -> ::dynabao::__private::Delete<'__a, Self>
             where #(#kb),*
             {
-                ::dynabao::ops::Delete::new(db, Self::key(#(#key_arg_names),*))
+                ::dynabao::__private::Delete::new(db, Self::key(#(#key_arg_names),*))
             }
 
             /// Writes a new item; [`dynabao::Error::AlreadyExists`] if the key is taken.
-            pub fn create<'__a>(db: &'__a ::dynabao::Db, item: Self) -> ::dynabao::ops::Put<'__a, Self> {
-                ::dynabao::ops::Put::create(db, item)
+            pub fn create<'__a>(db: &'__a ::dynabao::__private::Db, item: Self) -> ::dynabao::__private::Put<'__a, Self> {
+                ::dynabao::__private::Put::create(db, item)
             }
 
             /// Writes the whole item, replacing whatever is stored under its key.
-            pub fn put<'__a>(db: &'__a ::dynabao::Db, item: Self) -> ::dynabao::ops::Put<'__a, Self> {
-                ::dynabao::ops::Put::upsert(db, item)
+            pub fn put<'__a>(db: &'__a ::dynabao::__private::Db, item: Self) -> ::dynabao::__private::Put<'__a, Self> {
+                ::dynabao::__private::Put::upsert(db, item)
             }
 
             /// Overwrites an existing item at the version it carries.
-            pub fn replace<'__a>(db: &'__a ::dynabao::Db, item: Self) -> ::dynabao::ops::Put<'__a, Self> {
-                ::dynabao::ops::Put::replace(db, item)
+            pub fn replace<'__a>(db: &'__a ::dynabao::__private::Db, item: Self) -> ::dynabao::__private::Put<'__a, Self> {
+                ::dynabao::__private::Put::replace(db, item)
             }
 
             #partition_query
@@ -91,17 +89,18 @@ fn field_consts(def: &ModelDef) -> Vec<TokenStream> {
     let ident = &def.ident;
     def.fields
         .iter()
-        .map(|f| {
+        .enumerate()
+        .map(|(i, f)| {
             let name = format_ident!("{}", f.name().to_uppercase(), span = f.ident.span());
             let ty = &f.ty;
-            let schema = f.schema();
+            let i = proc_macro2::Literal::usize_unsuffixed(i);
             let doc = format!(
                 "The `{}` field, for typed conditions and updates.",
                 f.name()
             );
             quote! {
                 #[doc = #doc]
-                pub const #name: ::dynabao::Field<#ident, #ty> = ::dynabao::Field::new(&#schema);
+                pub const #name: ::dynabao::__private::Field<#ident, #ty> = ::dynabao::__private::field_ref(#i);
             }
         })
         .collect()
@@ -120,19 +119,19 @@ fn key_args(def: &ModelDef, ids: &[usize]) -> (Vec<Ident>, Vec<TokenStream>, Vec
         let arg = f.ident.clone();
         let ty = f.key_type();
         params.push(quote! { #arg: &#g });
-        bounds.push(quote! { #ty: ::core::borrow::Borrow<#g>, #g: ::dynabao::KeyPart + ?::core::marker::Sized });
+        bounds.push(quote! { #ty: ::dynabao::__private::Borrow<#g>, #g: ::dynabao::__private::KeyPart + ?::core::marker::Sized });
         generics.push(g);
     }
     (generics, params, bounds)
 }
 
-/// The statements that add these partition key fields to the key builder `__b`.
+/// The calls that add these partition key fields to a key builder.
 fn partition_pushes(def: &ModelDef, ids: &[usize]) -> Vec<TokenStream> {
     ids.iter()
         .map(|&i| {
             let arg = &def.fields[i].ident;
             let name = def.fields[i].name();
-            quote! { let __b = __b.pk(#name, #arg)?; }
+            quote! { .pk(#name, #arg) }
         })
         .collect()
 }
@@ -140,7 +139,7 @@ fn partition_pushes(def: &ModelDef, ids: &[usize]) -> Vec<TokenStream> {
 /// The Rust type of a sort key: its field's type, a tuple for a composite key, or none.
 fn sort_key_type(def: &ModelDef, ids: &[usize]) -> TokenStream {
     match ids {
-        [] => quote!(::dynabao::ops::query::NoSortKey),
+        [] => quote!(::dynabao::__private::NoSortKey),
         [one] => {
             let ty = def.fields[*one].key_type();
             quote!(#ty)
@@ -163,15 +162,10 @@ fn partition_query(def: &ModelDef) -> TokenStream {
     let pushes = partition_pushes(def, &def.pk);
     quote! {
         /// Every item in one partition of the table, in sort-key order.
-        pub fn query<'__a, #(#g),*>(db: &'__a ::dynabao::Db, #(#p),*) -> ::dynabao::ops::Query<'__a, Self, #table_sk_type>
+        pub fn query<'__a, #(#g),*>(db: &'__a ::dynabao::__private::Db, #(#p),*) -> ::dynabao::__private::Query<'__a, Self, #table_sk_type>
         where #(#b),*
         {
-            let __part = (|| {
-                let __b = ::dynabao::Key::<Self>::builder();
-                #(#pushes)*
-                ::core::result::Result::Ok(__b.partition())
-            })();
-            ::dynabao::ops::Query::table(db, __part)
+            ::dynabao::__private::Query::table(db, ::dynabao::__private::key_builder::<Self>() #(#pushes)* .partition())
         }
     }
 }
@@ -179,6 +173,7 @@ fn partition_query(def: &ModelDef) -> TokenStream {
 /// `query_<name>`: one partition of each secondary index.
 fn index_queries(def: &ModelDef) -> Vec<TokenStream> {
     def.indexes.iter().enumerate().map(|(n, index)| {
+        let n = proc_macro2::Literal::usize_unsuffixed(n);
         let index_sk_type = sort_key_type(def, &index.sk);
         let fname = format_ident!("query_{}", index.name, span = index.name_span);
         let (g, p, b) = key_args(def, &index.pk);
@@ -186,15 +181,10 @@ fn index_queries(def: &ModelDef) -> Vec<TokenStream> {
         let doc = format!("Items whose `{}` index partition key matches, in index sort-key order.", index.name);
         quote! {
             #[doc = #doc]
-            pub fn #fname<'__a, #(#g),*>(db: &'__a ::dynabao::Db, #(#p),*) -> ::dynabao::ops::Query<'__a, Self, #index_sk_type>
+            pub fn #fname<'__a, #(#g),*>(db: &'__a ::dynabao::__private::Db, #(#p),*) -> ::dynabao::__private::Query<'__a, Self, #index_sk_type>
             where #(#b),*
             {
-                let __part = (|| {
-                    let __b = ::dynabao::Key::<Self>::builder();
-                    #(#pushes)*
-                    ::core::result::Result::Ok(__b.partition())
-                })();
-                ::dynabao::ops::Query::index(db, &<Self as ::dynabao::Model>::SCHEMA.indexes[#n], __part)
+                ::dynabao::__private::Query::index(db, &<Self as ::dynabao::__private::Model>::SCHEMA.indexes()[#n], ::dynabao::__private::key_builder::<Self>() #(#pushes)* .partition())
             }
         }
     }).collect()
@@ -206,8 +196,8 @@ fn iterate_fn(def: &ModelDef) -> Option<TokenStream> {
         quote! {
             /// Every item of this model in the current tenant, read bucket by bucket from the
             /// iteration index (no table scan).
-            pub fn iterate<'__a>(db: &'__a ::dynabao::Db) -> ::dynabao::ops::Iterate<'__a, Self> {
-                ::dynabao::ops::Iterate::new(db)
+            pub fn iterate<'__a>(db: &'__a ::dynabao::__private::Db) -> ::dynabao::__private::Iterate<'__a, Self> {
+                ::dynabao::__private::Iterate::new(db)
             }
         }
     })

@@ -126,11 +126,6 @@ fn fields(named: &FieldsNamed, container: &ContainerAttrs) -> syn::Result<Vec<Fi
             })?,
             (None, None) => raw.clone(),
         };
-        let attr = if fattrs.ttl.is_some() {
-            "_ttl".to_owned()
-        } else {
-            serialized.clone()
-        };
         // The reserved set is defined once, by `dynabao::key::is_reserved_attr`: every
         // top-level name beginning with `_`. Writes check what a value really serializes; this
         // catches at compile time what the struct itself names.
@@ -147,7 +142,6 @@ fn fields(named: &FieldsNamed, container: &ContainerAttrs) -> syn::Result<Vec<Fi
             ty: f.ty.clone(),
             ident: fident,
             serialized,
-            attr,
             attrs: fattrs,
         });
     }
@@ -229,7 +223,6 @@ fn uniques(
         .map(|f| crate::unique::FieldRef {
             name: f.name(),
             key_ty: f.key_type().clone(),
-            schema: f.schema(),
             skipped: f.attrs.skipped.is_some(),
         })
         .collect();
