@@ -136,14 +136,14 @@ pub mod testkit;
 pub mod transact;
 mod write;
 
-pub use codec::TTL_ATTR;
 pub use cursor::CursorKey;
 pub use db::{Config, Db};
 pub use error::{Error, Item, Result};
 pub use expr::Condition;
-pub use key::{Key, KeyPart, KeyScope};
+pub use key::TTL_ATTR;
+pub use key::{KeyPart, KeyScope};
 pub use loader::Loader;
-pub use model::{Field, Model};
+pub use model::{Field, Key, Model};
 pub use retry::{RetryPolicy, Timeouts};
 pub use set::{NumberSet, StringSet};
 pub use tenant::{Tenancy, TenantContext, TenantId};
@@ -175,18 +175,18 @@ pub mod __private {
     pub use ulid::Ulid;
 
     pub use crate::db::Db;
-    pub use crate::key::{
-        write_serialized_str, InvalidKey, InvalidKeyPart, Key, KeyPart, KeyWriter,
-    };
+    pub use crate::key::{write_serialized_str, InvalidKeyPart, KeyPart, KeyWriter};
     pub use crate::model::internals::{
         assert_key_part, assert_same, field, field_ref, index, iteration, key_builder, schema,
         schema_field, ttl_field, unique, write_key, write_opt_key, KeyFieldWriter, Managed,
         ModelInternals, SchemaBuilder, Timestamp, TtlField, TtlRepr,
     };
+    pub use crate::model::keys::KeyBuilder;
     pub use crate::model::registry::Registration;
     pub use crate::model::{
         Field, FieldSchema, IndexSchema, Iteration, Model, Schema, UniqueSchema,
     };
+    pub use crate::model::{InvalidKey, Key};
     pub use crate::ops::query::NoSortKey;
     pub use crate::ops::{Delete, Find, FindUnique, Iterate, Put, Query, Update};
 }

@@ -13,11 +13,10 @@ use aws_sdk_dynamodb::types::{
     ProjectionType, ScalarAttributeType, TableStatus, TimeToLiveSpecification,
 };
 
-use crate::codec::TTL_ATTR;
 use crate::db::Db;
 use crate::error::Error;
 use crate::exec;
-use crate::key::{gsi_name, gsi_pk_attr, gsi_sk_attr, KeyScope, GSI_COUNT, PK_ATTR, SK_ATTR};
+use crate::key::{gsi_names, KeyScope, GSI_COUNT, PK_ATTR, SK_ATTR, TTL_ATTR};
 
 /// The model named in the spans of table management.
 const SPAN_MODEL: &str = "table";
@@ -58,16 +57,15 @@ impl Db {
             .key_schema(key(SK_ATTR, KeyType::Range)?)
             .attribute_definitions(string_attr(PK_ATTR)?)
             .attribute_definitions(string_attr(SK_ATTR)?);
-        for n in 1..=GSI_COUNT {
-            let (pk, sk) = (gsi_pk_attr(n), gsi_sk_attr(n));
+        for (name, pk, sk) in (1..=GSI_COUNT).filter_map(gsi_names) {
             request = request
-                .attribute_definitions(string_attr(&pk)?)
-                .attribute_definitions(string_attr(&sk)?)
+                .attribute_definitions(string_attr(pk)?)
+                .attribute_definitions(string_attr(sk)?)
                 .global_secondary_indexes(
                     GlobalSecondaryIndex::builder()
-                        .index_name(gsi_name(n))
-                        .key_schema(key(&pk, KeyType::Hash)?)
-                        .key_schema(key(&sk, KeyType::Range)?)
+                        .index_name(name)
+                        .key_schema(key(pk, KeyType::Hash)?)
+                        .key_schema(key(sk, KeyType::Range)?)
                         .projection(
                             Projection::builder()
                                 .projection_type(ProjectionType::All)

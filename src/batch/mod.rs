@@ -52,7 +52,8 @@ use crate::codec::{self, check_item_size};
 use crate::db::Db;
 use crate::error::{Error, Item};
 pub use crate::error::{Unprocessed, UnprocessedRequest, UnprocessedState};
-use crate::key::{ErasedKey, InvalidKey, Key, KeyScope, StoredKey};
+use crate::key::{KeyScope, StoredKey};
+use crate::model::{ErasedKey, InvalidKey, Key};
 use crate::model::{Model, Schema};
 use crate::request_scope::{self, Written};
 
@@ -234,7 +235,7 @@ impl<'a> BatchWrite<'a> {
             schema: M::SCHEMA,
             uniques: !M::UNIQUES.is_empty(),
             item: codec::encode(&item),
-            keys: crate::key::item_keys::<M>,
+            keys: crate::model::item_keys::<M>,
         });
         self
     }

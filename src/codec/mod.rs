@@ -31,9 +31,6 @@ use crate::error::{Error, Item};
 use crate::key::{self, KeyScope};
 use crate::model::{Model, TtlRepr};
 
-/// The attribute the table's TTL is enabled on.
-pub const TTL_ATTR: &str = "_ttl";
-
 /// Encodes a model value into its stored fields (no key attributes).
 pub(crate) fn encode<M: Model>(value: &M) -> Result<Item, Error> {
     let model = M::SCHEMA.name;
@@ -110,7 +107,7 @@ pub(crate) fn decode_projection_checked<M: Model, P: serde::de::DeserializeOwned
     scope: &KeyScope,
     item: Item,
 ) -> Result<P, Error> {
-    key::check_item_scope::<M>(scope, &item)?;
+    crate::model::check_item_scope::<M>(scope, &item)?;
     decode_fields::<M, P>(item)
 }
 
@@ -150,12 +147,12 @@ pub(super) fn decode_fields<M: Model, P: serde::de::DeserializeOwned>(
 /// Encodes a model value with every key attribute, ready for PutItem.
 pub(crate) fn encode_with_keys<M: Model>(scope: &KeyScope, value: &M) -> Result<Item, Error> {
     let mut item = encode(value)?;
-    let keys = key::item_keys::<M>(scope, &item)?;
+    let keys = crate::model::item_keys::<M>(scope, &item)?;
     set_keys(&mut item, keys);
     Ok(item)
 }
 
-/// Writes the key attributes computed by [`key::item_keys`] into an encoded item: each half that
+/// Writes the key attributes computed by [`crate::model::item_keys`] into an encoded item: each half that
 /// has a value is set, each absent half is removed (never left as the value supplied it).
 pub(crate) fn set_keys(item: &mut Item, keys: Vec<(&'static str, Option<String>)>) {
     for (attr, v) in keys {

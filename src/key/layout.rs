@@ -127,16 +127,6 @@ impl KeyValueBuilder {
         self.parts += 1;
     }
 
-    /// How many fields were pushed.
-    pub fn len(&self) -> usize {
-        self.parts
-    }
-
-    /// Whether no field was pushed.
-    pub fn is_empty(&self) -> bool {
-        self.parts == 0
-    }
-
     /// The finished value; a half with no fields gets the fixed marker.
     pub fn finish(self) -> KeyValue {
         if self.parts == 0 {
@@ -148,15 +138,6 @@ impl KeyValueBuilder {
 
     /// The value so far exactly as written (no marker when empty), for `begins_with` on text.
     pub(crate) fn finish_raw(self) -> KeyValue {
-        KeyValue(self.buf)
-    }
-
-    /// The value so far followed by a separator, for `begins_with` on the leading fields of a
-    /// composite key. Without the separator, `a` would also match `ab`.
-    pub fn finish_as_prefix(mut self) -> KeyValue {
-        if self.parts > 0 {
-            self.buf.push(SEPARATOR);
-        }
         KeyValue(self.buf)
     }
 }

@@ -22,19 +22,14 @@
 
 mod encode;
 mod layout;
-mod model_keys;
 mod stored;
 mod unique;
 
 #[doc(hidden)]
 pub use encode::write_serialized_str;
 pub use encode::{decode_text, encode_part, InvalidKeyPart, KeyPart, KeyWriter};
-pub use layout::{parse_key, KeyScope, KeyValue, KeyValueBuilder, ParsedKey};
-pub(crate) use model_keys::{
-    bucket_value, carries_tenant, check_item_scope, half_value, index_halves, item_keys,
-};
-pub(crate) use model_keys::{check_item_scope_schema, unique_value, ErasedKey};
-pub use model_keys::{InvalidKey, Key, KeyBuilder};
+pub use layout::{parse_key, KeyScope, ParsedKey};
+pub(crate) use layout::{KeyValue, KeyValueBuilder};
 pub(crate) use stored::StoredKey;
 pub use unique::{parse_unique_key, ParsedUniqueKey};
 pub(crate) use unique::{OWNER_PK_ATTR, OWNER_SK_ATTR};
@@ -43,26 +38,33 @@ pub(crate) use unique::{OWNER_PK_ATTR, OWNER_SK_ATTR};
 pub const PK_ATTR: &str = "_pk";
 /// The stored attribute holding the sort key.
 pub const SK_ATTR: &str = "_sk";
+/// The attribute the table's TTL is enabled on: a `#[bao(ttl)]` field, as epoch seconds.
+pub const TTL_ATTR: &str = "_ttl";
 /// The number of physical GSIs the table has (`gsi1`..`gsi5`).
-pub const GSI_COUNT: u8 = 5;
+pub(crate) const GSI_COUNT: u8 = 5;
 
-/// The physical name of GSI `n` (`gsi1`..`gsi5`).
-pub fn gsi_name(n: u8) -> String {
-    format!("gsi{n}")
-}
+/// The physical names of each GSI, in order: the index, and the attributes holding its
+/// partition and sort keys. The one place these names are written.
+const GSI_NAMES: [(&str, &str, &str); GSI_COUNT as usize] = [
+    ("gsi1", "_gsi1_pk", "_gsi1_sk"),
+    ("gsi2", "_gsi2_pk", "_gsi2_sk"),
+    ("gsi3", "_gsi3_pk", "_gsi3_sk"),
+    ("gsi4", "_gsi4_pk", "_gsi4_sk"),
+    ("gsi5", "_gsi5_pk", "_gsi5_sk"),
+];
 
-/// The attribute holding the partition key of GSI `n`.
-pub fn gsi_pk_attr(n: u8) -> String {
-    format!("_gsi{n}_pk")
-}
-
-/// The attribute holding the sort key of GSI `n`.
-pub fn gsi_sk_attr(n: u8) -> String {
-    format!("_gsi{n}_sk")
+/// The physical names of GSI `n` (1-based): index name, partition key attribute, sort key
+/// attribute. `None` outside `1..=GSI_COUNT`.
+pub(crate) const fn gsi_names(n: u8) -> Option<(&'static str, &'static str, &'static str)> {
+    if n == 0 || n > GSI_COUNT {
+        None
+    } else {
+        Some(GSI_NAMES[n as usize - 1])
+    }
 }
 
 /// The first character of every top-level attribute name dynabao reserves for itself.
-pub const RESERVED_ATTR_MARK: char = '_';
+pub(crate) const RESERVED_ATTR_MARK: char = '_';
 
 /// Whether `name` is reserved for dynabao: every top-level attribute name that begins with `_`.
 ///
@@ -103,5 +105,23 @@ mod test_support {
             b.push(*p).unwrap();
         }
         b.finish()
+    }
+}
+
+#[cfg(test)]
+mod gsi_tests {
+    use super::*;
+
+    #[test]
+    fn every_gsi_has_names_the_crate_reserves() {
+        for n in 1..=GSI_COUNT {
+            let (index, pk, sk) = gsi_names(n).unwrap();
+            assert_eq!(index, format!("gsi{n}"));
+            assert_eq!((pk, sk), (&*format!("_gsi{n}_pk"), &*format!("_gsi{n}_sk")));
+            assert!(is_key_attr(pk) && is_key_attr(sk));
+            assert!(is_reserved_attr(pk) && is_reserved_attr(sk));
+        }
+        assert_eq!(gsi_names(0), None);
+        assert_eq!(gsi_names(GSI_COUNT + 1), None);
     }
 }

@@ -14,8 +14,10 @@ use serde::de::DeserializeOwned;
 use ulid::Ulid;
 
 use super::{Field, FieldSchema, IndexSchema, Iteration, Model, Schema, UniqueSchema};
-use crate::codec::TTL_ATTR;
-use crate::key::{InvalidKeyPart, Key, KeyBuilder, KeyPart, KeyWriter, GSI_COUNT};
+use crate::key::TTL_ATTR;
+use crate::key::{gsi_names, InvalidKeyPart, KeyPart, KeyWriter};
+use crate::model::keys::KeyBuilder;
+use crate::model::Key;
 
 /// What `#[derive(Model)]` implements besides [`Model`]'s constants. A supertrait of
 /// [`Model`], and only nameable as `dynabao::__private::ModelInternals`, so `Model` cannot be
@@ -208,17 +210,6 @@ pub const fn ttl_field(
     }
 }
 
-/// The physical names of GSI `gsi` (1-based): index, partition key and sort key attributes.
-/// `crate::key::{gsi_name, gsi_pk_attr, gsi_sk_attr}` format the same names; a test holds them
-/// equal.
-const GSI_NAMES: [(&str, &str, &str); GSI_COUNT as usize] = [
-    ("gsi1", "_gsi1_pk", "_gsi1_sk"),
-    ("gsi2", "_gsi2_pk", "_gsi2_sk"),
-    ("gsi3", "_gsi3_pk", "_gsi3_sk"),
-    ("gsi4", "_gsi4_pk", "_gsi4_sk"),
-    ("gsi5", "_gsi5_pk", "_gsi5_sk"),
-];
-
 /// A secondary index on GSI `gsi`. The derive checks `gsi` is in `1..=GSI_COUNT`; another value
 /// fails constant evaluation, at compile time.
 pub const fn index(
@@ -227,7 +218,9 @@ pub const fn index(
     pk: &'static [FieldSchema],
     sk: &'static [FieldSchema],
 ) -> IndexSchema {
-    let (index_name, pk_attr, sk_attr) = GSI_NAMES[gsi as usize - 1];
+    let Some((index_name, pk_attr, sk_attr)) = gsi_names(gsi) else {
+        panic!("a GSI number outside 1..=5 (the derive refuses it)");
+    };
     IndexSchema {
         name,
         gsi,
@@ -357,18 +350,3 @@ pub type Timestamp = DateTime<Utc>;
 
 /// Compile-time check that a managed field has the type it needs.
 pub fn assert_same<A: SameType<B>, B>() {}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn gsi_names_match_the_key_builders() {
-        for n in 1..=GSI_COUNT {
-            let i = index("x", n, &[], &[]);
-            assert_eq!(i.index_name, crate::key::gsi_name(n));
-            assert_eq!(i.pk_attr, crate::key::gsi_pk_attr(n));
-            assert_eq!(i.sk_attr, crate::key::gsi_sk_attr(n));
-        }
-    }
-}

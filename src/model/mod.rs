@@ -81,7 +81,14 @@ use std::marker::PhantomData;
 use serde::{de::DeserializeOwned, Serialize};
 
 pub(crate) mod internals;
+pub(crate) mod keys;
 pub mod registry;
+
+pub(crate) use keys::{
+    bucket_value, carries_tenant, check_item_scope, check_item_scope_schema, half_value,
+    index_halves, item_keys, unique_value, ErasedKey,
+};
+pub use keys::{InvalidKey, Key};
 
 pub(crate) use internals::TtlRepr;
 

@@ -14,9 +14,10 @@ use crate::codec;
 use crate::db::Db;
 use crate::error::Error;
 use crate::exec;
-use crate::key::{InvalidKey, Key, KeyScope};
+use crate::key::KeyScope;
 use crate::loader::Loader;
 use crate::model::Model;
+use crate::model::{InvalidKey, Key};
 
 /// A GetItem by primary key. Await it for `Option<M>`.
 ///

@@ -9,9 +9,8 @@ use super::find::Find;
 use crate::db::Db;
 use crate::error::Error;
 use crate::exec;
-use crate::key::{
-    InvalidKey, Key, KeyPart, KeyValue, KeyValueBuilder, OWNER_PK_ATTR, OWNER_SK_ATTR, PK_ATTR,
-};
+use crate::key::{KeyPart, KeyValue, KeyValueBuilder, OWNER_PK_ATTR, OWNER_SK_ATTR, PK_ATTR};
+use crate::model::{InvalidKey, Key};
 use crate::model::{Model, UniqueSchema};
 use crate::write::outcome::non_empty;
 
@@ -108,7 +107,7 @@ impl<'a, M: Model> FindUnique<'a, M> {
         match owner {
             Some(m) => {
                 let encoded = crate::codec::encode(&m)?;
-                let held = crate::key::unique_value::<M>(constraint.field, |a| encoded.get(a))?;
+                let held = crate::model::unique_value::<M>(constraint.field, |a| encoded.get(a))?;
                 Ok((held.as_ref() == Some(&value)).then_some(m))
             }
             None => Ok(None),

@@ -18,7 +18,7 @@ use super::query::Query;
 use crate::db::Db;
 use crate::error::Error;
 use crate::expr::Condition;
-use crate::key;
+
 use crate::model::{Iteration, Model};
 
 /// Every item of model `M` in the current tenant (generated as `M::iterate(&db)`).
@@ -69,7 +69,8 @@ impl<'a, M: Model> Iterate<'a, M> {
         let iteration = Self::iteration()?;
         Ok((0..u64::from(iteration.buckets.max(1)))
             .map(|b| {
-                let mut q = Query::<M>::index(self.db, &iteration.index, Ok(key::bucket_value(b)));
+                let mut q =
+                    Query::<M>::index(self.db, &iteration.index, Ok(crate::model::bucket_value(b)));
                 if let Some(f) = &self.filter {
                     q = q.filter(f.clone());
                 }

@@ -306,7 +306,7 @@ pub(crate) fn needs_transaction<M: Model>(mode: Mode, item: &M) -> Result<bool, 
     }
     let encoded = codec::encode(item)?;
     for u in M::UNIQUES {
-        if crate::key::unique_value::<M>(u.field, |a| encoded.get(a))?.is_some() {
+        if crate::model::unique_value::<M>(u.field, |a| encoded.get(a))?.is_some() {
             return Ok(true);
         }
     }

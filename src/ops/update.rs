@@ -34,8 +34,9 @@ use crate::error::{Error, Item};
 use crate::exec;
 use crate::expr::{Condition, Placeholders};
 use crate::key::StoredKey;
-use crate::key::{self, InvalidKey, Key, KeyScope, PK_ATTR};
+use crate::key::{KeyScope, PK_ATTR};
 use crate::model::{Field, FieldSchema, Model, Schema};
+use crate::model::{InvalidKey, Key};
 use crate::request_scope::{self, Written};
 use crate::set::{is_empty_set, SetField};
 use crate::write::outcome::{
@@ -410,7 +411,7 @@ impl<'a, M: Model> Update<'a, M> {
 
         // Recompute every index key half that a changed field belongs to.
         for index in schema.indexes {
-            for (attr, fields) in key::index_halves(index) {
+            for (attr, fields) in crate::model::index_halves(index) {
                 if !fields.iter().any(|f| seen.contains(f.attr)) {
                     continue;
                 }
@@ -427,8 +428,9 @@ impl<'a, M: Model> Update<'a, M> {
                         index.name, missing.name
                     )));
                 }
-                let value =
-                    key::half_value::<M>(fields, |a| new_values.get(a).and_then(|v| v.as_ref()))?;
+                let value = crate::model::half_value::<M>(fields, |a| {
+                    new_values.get(a).and_then(|v| v.as_ref())
+                })?;
                 let name = p.name(attr);
                 match value {
                     Some(v) => {
@@ -685,7 +687,7 @@ impl<'a, M: Model> WriteOp for UpdateOp<'a, M> {
                 let guard = unique::guard(&mut p, &mut conditions, read, &attrs);
                 for (u, new) in &changes {
                     let old = match read {
-                        Some(item) => crate::key::unique_value::<M>(u.field, |a| item.get(a))?,
+                        Some(item) => crate::model::unique_value::<M>(u.field, |a| item.get(a))?,
                         None => None,
                     };
                     let new = unique::value_of::<M>(u, new.as_ref())?;

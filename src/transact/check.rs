@@ -7,7 +7,8 @@ use aws_sdk_dynamodb::types::{
 use crate::db::Db;
 use crate::error::{Error, Item};
 use crate::expr::{Condition, Placeholders};
-use crate::key::{InvalidKey, Key, KeyScope, StoredKey};
+use crate::key::{KeyScope, StoredKey};
+use crate::model::{InvalidKey, Key};
 use crate::model::{Model, Schema};
 use crate::write::outcome::{Effect, Expect};
 use crate::write::transaction::{build_err, Part, RenderedOp, WriteOp};

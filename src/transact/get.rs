@@ -15,7 +15,8 @@ use crate::codec;
 use crate::db::Db;
 use crate::error::{CancelReason, Error, Item};
 use crate::exec;
-use crate::key::{self, ErasedKey, KeyScope, StoredKey};
+use crate::key::{KeyScope, StoredKey};
+use crate::model::ErasedKey;
 use crate::model::{Model, Schema};
 use crate::write::transaction::{scopes, MAX_ITEMS};
 
@@ -236,7 +237,7 @@ impl<'a> TransactGet<'a> {
             if let (Some(item), Some(scope), Some(schema)) =
                 (&item, scopes.get(position), schemas.get(position))
             {
-                key::check_item_scope_schema(scope, schema, item)?;
+                crate::model::check_item_scope_schema(scope, schema, item)?;
             }
             items.push(item);
         }

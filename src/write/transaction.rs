@@ -13,7 +13,8 @@ use crate::codec;
 use crate::db::Db;
 use crate::error::{CancelReason, Error, Item};
 use crate::exec;
-use crate::key::{self, Key, KeyScope, StoredKey};
+use crate::key::{KeyScope, StoredKey};
+use crate::model::Key;
 use crate::model::{Model, Schema};
 use crate::request_scope::{self, Written};
 
@@ -178,7 +179,7 @@ async fn read_owners(
             .map_err(|e| Error::dynamo("GetItem", e.into_service_error()))?;
         let item = non_empty(out.item);
         if let Some(item) = &item {
-            key::check_item_scope_schema(scope, schema, item)?;
+            crate::model::check_item_scope_schema(scope, schema, item)?;
         }
         reads.push(Some(item));
     }

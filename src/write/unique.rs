@@ -8,9 +8,7 @@ use super::transaction::{Guard, Part};
 use crate::db::Db;
 use crate::error::{Error, Item};
 use crate::expr::Placeholders;
-use crate::key::{
-    self, KeyScope, KeyValue, StoredKey, OWNER_PK_ATTR, OWNER_SK_ATTR, PK_ATTR, SK_ATTR,
-};
+use crate::key::{KeyScope, KeyValue, StoredKey, OWNER_PK_ATTR, OWNER_SK_ATTR, PK_ATTR, SK_ATTR};
 use crate::model::{Model, UniqueSchema};
 
 /// The encoded value of each unique constraint of `M` in `item` (`None`: claims nothing).
@@ -18,7 +16,7 @@ pub(crate) fn values<M: Model>(item: Option<&Item>) -> Result<Vec<Option<KeyValu
     M::UNIQUES
         .iter()
         .map(|u| match item {
-            Some(item) => key::unique_value::<M>(u.field, |a| item.get(a)),
+            Some(item) => crate::model::unique_value::<M>(u.field, |a| item.get(a)),
             None => Ok(None),
         })
         .collect()
@@ -29,7 +27,7 @@ pub(crate) fn value_of<M: Model>(
     u: &'static UniqueSchema,
     value: Option<&AttributeValue>,
 ) -> Result<Option<KeyValue>, Error> {
-    key::unique_value::<M>(u.field, |a| if a == u.field.attr { value } else { None })
+    crate::model::unique_value::<M>(u.field, |a| if a == u.field.attr { value } else { None })
 }
 
 /// The items that move constraint `u` of the owner at `owner` from `old` to `new`: a release

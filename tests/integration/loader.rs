@@ -389,7 +389,13 @@ async fn errors_reach_every_waiter() -> R {
             // Each waiter gets the variant itself, not a wrapper around a shared error.
             let e = r.unwrap_err();
             assert!(
-                matches!(&e, Error::Dynamo { operation: "BatchGetItem", .. }),
+                matches!(
+                    &e,
+                    Error::Dynamo {
+                        operation: "BatchGetItem",
+                        ..
+                    }
+                ),
                 "{e:?}"
             );
         }

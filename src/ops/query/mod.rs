@@ -38,9 +38,8 @@ use crate::db::Db;
 use crate::error::{Error, Item};
 use crate::exec;
 use crate::expr::{Condition, Placeholders};
-use crate::key::{
-    self, InvalidKey, KeyPart, KeyScope, KeyValue, KeyValueBuilder, PK_ATTR, SK_ATTR,
-};
+use crate::key::{KeyPart, KeyScope, KeyValue, KeyValueBuilder, PK_ATTR, SK_ATTR};
+use crate::model::InvalidKey;
 use crate::model::{Field, FieldSchema, IndexSchema, Model};
 
 /// Decodes a returned item; checks its scope again, like every decode.
@@ -436,9 +435,9 @@ impl<'a, M: Model, S, O> Query<'a, M, S, O> {
         .map_err(|e| Error::dynamo("Query", e.into_service_error()))?;
         let mut items = Vec::with_capacity(out.items.as_ref().map_or(0, Vec::len));
         for item in out.items.unwrap_or_default() {
-            if let Err(e) = key::check_item_scope::<M>(scope, &item) {
+            if let Err(e) = crate::model::check_item_scope::<M>(scope, &item) {
                 // Another model of the same tenant sharing the partition: not ours to decode.
-                if key::carries_tenant(scope, &item) {
+                if crate::model::carries_tenant(scope, &item) {
                     continue;
                 }
                 return Err(e);
@@ -551,10 +550,10 @@ impl<'a, M: Model, S, O> Query<'a, M, S, O> {
             .await
             .map_err(|e| Error::dynamo("Query", e.into_service_error()))?;
             for item in out.items.unwrap_or_default() {
-                match key::check_item_scope::<M>(&scope, &item) {
+                match crate::model::check_item_scope::<M>(&scope, &item) {
                     Ok(()) => total += 1,
                     // Another model of the same tenant: a read skips it too.
-                    Err(_) if key::carries_tenant(&scope, &item) => {}
+                    Err(_) if crate::model::carries_tenant(&scope, &item) => {}
                     Err(e) => return Err(e),
                 }
             }

@@ -5,11 +5,11 @@ use std::marker::PhantomData;
 
 use aws_sdk_dynamodb::types::AttributeValue;
 
-use super::encode::{KeyPart, KeyWriter};
-use super::layout::{KeyScope, KeyValue, KeyValueBuilder};
-use super::StoredKey;
-use super::{PK_ATTR, SK_ATTR};
 use crate::error::{Error, Item};
+use crate::key::StoredKey;
+use crate::key::{KeyPart, KeyWriter};
+use crate::key::{KeyScope, KeyValue, KeyValueBuilder};
+use crate::key::{PK_ATTR, SK_ATTR};
 use crate::model::{FieldSchema, IndexSchema, Model};
 
 /// The primary key of one item of `M`, encoded but not yet scoped to a tenant.
@@ -146,7 +146,7 @@ impl From<InvalidKey> for Error {
     }
 }
 
-fn invalid(field: &'static str, e: super::InvalidKeyPart) -> InvalidKey {
+fn invalid(field: &'static str, e: crate::key::InvalidKeyPart) -> InvalidKey {
     InvalidKey { field, reason: e.0 }
 }
 
