@@ -122,7 +122,7 @@ pub fn shared_prefixes<'a>(
 /// Checks that no two models linked into this program share a keyspace under `tenancy`.
 ///
 /// Fails with [`Error::DuplicatePrefix`] naming the first clash (by prefix).
-pub fn check_prefixes(tenancy: Tenancy) -> Result<(), Error> {
+pub(crate) fn check_prefixes(tenancy: Tenancy) -> Result<(), Error> {
     match shared_prefixes(registered(), tenancy).into_iter().next() {
         None => Ok(()),
         Some(shared) => Err(Error::DuplicatePrefix {
