@@ -3,8 +3,8 @@
 //! `#[derive(Model)]` registers every model it expands (through the `inventory` crate), so the
 //! program knows all of its models without a list kept by hand. Two models with the same prefix
 //! would read and overwrite each other's items in silence (`B::find` returning an `A`), since
-//! the stored key is `[tenant]#prefix#...` either way. [`check_prefixes`] finds them;
-//! [`Db::connect`](crate::Db::connect) and [`Db::create_table`](crate::Db::create_table) run it
+//! the stored key is `[tenant]#prefix#...` either way. [`shared_prefixes`] finds them;
+//! [`Db::connect`](crate::Db::connect) and [`Db::create_table`](crate::Db::create_table) check
 //! and fail with [`Error::DuplicatePrefix`], and tests can call
 //! `dynabao::testkit::assert_unique_prefixes()` (feature `testkit`).
 //!
