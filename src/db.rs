@@ -66,6 +66,7 @@ impl Config {
         let var = |name: &str| lookup(name).filter(|v| !v.trim().is_empty());
         let table =
             var("DYNABAO_TABLE").ok_or_else(|| Error::Config("DYNABAO_TABLE is not set".into()))?;
+        check_table_name(&table)?;
         let tenancy = match var("DYNABAO_TENANCY").as_deref() {
             None | Some("on") => Tenancy::On,
             Some("off") => Tenancy::Off,
@@ -342,10 +343,37 @@ fn is_loopback(endpoint: &str) -> bool {
     rest.starts_with("localhost") || rest.starts_with("127.") || rest.starts_with("[::1]")
 }
 
+/// Refuses a table name DynamoDB would refuse (3 to 255 characters of `[A-Za-z0-9_.-]`), so a
+/// typo in the configuration fails at start-up, not on the first request.
+fn check_table_name(table: &str) -> Result<(), Error> {
+    let allowed = |c: char| c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '.');
+    if (3..=255).contains(&table.len()) && table.chars().all(allowed) {
+        Ok(())
+    } else {
+        Err(Error::Config(format!(
+            "DYNABAO_TABLE {table:?} is not a DynamoDB table name: 3 to 255 characters of \
+             letters, digits, `_`, `-` and `.`"
+        )))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use std::collections::HashMap;
+
+    #[test]
+    fn a_table_name_dynamodb_refuses_is_a_config_error() {
+        for bad in ["ab", "my table", "app/prod", "ünï", &"t".repeat(256)] {
+            match config(&[("DYNABAO_TABLE", bad)]) {
+                Err(Error::Config(reason)) => assert!(reason.contains("DYNABAO_TABLE"), "{reason}"),
+                other => panic!("{bad:?}: {other:?}"),
+            }
+        }
+        for good in ["app", "my-app_2.prod", &"t".repeat(255)] {
+            assert_eq!(config(&[("DYNABAO_TABLE", good)]).unwrap().table, good);
+        }
+    }
 
     fn config(vars: &[(&str, &str)]) -> Result<Config, Error> {
         let map: HashMap<String, String> = vars
