@@ -126,6 +126,8 @@ pub mod lambda;
 pub mod loader;
 pub mod model;
 pub mod ops;
+#[cfg(feature = "registry")]
+pub mod registry;
 mod request_scope;
 pub mod retry;
 pub mod set;

@@ -45,7 +45,8 @@ use aws_sdk_dynamodb::types::{
 };
 use chrono::Utc;
 
-use engine::{chunks, write_raw, WRITE_CHUNK};
+pub(crate) use engine::write_raw;
+use engine::{chunks, WRITE_CHUNK};
 pub(crate) use engine::{dedup, get_raw, DEFAULT_CONCURRENCY, GET_CHUNK};
 
 use crate::codec::{self, check_item_size};

@@ -335,6 +335,19 @@ pub enum Error {
         #[source]
         source: Box<Error>,
     },
+
+    /// A provisioning step of a new tenant failed (feature `registry`). The tenant stays
+    /// `pending`; the steps that succeeded are recorded, so resuming runs only the rest.
+    #[error("provisioning tenant {tenant:?}: step {step:?} failed: {source}")]
+    Provisioning {
+        /// The tenant being provisioned.
+        tenant: String,
+        /// The name the step was registered under.
+        step: String,
+        /// The step's own error.
+        #[source]
+        source: SharedError,
+    },
 }
 
 impl Error {
@@ -372,6 +385,7 @@ impl Error {
             Error::UniqueViolation { .. } => "unique_violation",
             Error::Contention { .. } => "contention",
             Error::OutcomeUnknown { .. } => "outcome_unknown",
+            Error::Provisioning { .. } => "provisioning_failed",
         }
     }
 

@@ -12,7 +12,7 @@ use tower_layer::Layer;
 use tower_service::Service;
 use tracing::Instrument;
 
-use super::{Rejection, RequestResolver, TenantAuthorizer, Trust};
+use super::{Rejection, RequestResolver, TenantAuthorizer, TenantGate, Trust};
 use crate::tenant::{TenantContext, TenantId};
 use crate::Error;
 
@@ -47,7 +47,11 @@ pub struct ResolvedTenant {
 ///    [`TenantAuthorizer`] against the authenticated principal; a [verified](Trust::Verified)
 ///    one (API key, verified claim) is used as is. When a verified source and claimed ones
 ///    agree, the tenant counts as verified.
-/// 3. The tenant is recorded on the request's span, put in the extensions as
+/// 3. A [`TenantGate`], when there is one ([`TenantLayerBuilder::gate`]), admits the tenant
+///    or refuses the request: unknown `404 tenant_not_found`, suspended `403
+///    tenant_suspended`, not in service `403 tenant_unavailable` (the registry's gate; see
+///    `dynabao::http::RegistryGate`).
+/// 4. The tenant is recorded on the request's span, put in the extensions as
 ///    [`ResolvedTenant`], and the inner service runs scoped to it.
 ///
 /// Tenant ids are case-sensitive. A resolver that reads a case-insensitive source and folds it
@@ -115,6 +119,7 @@ pub enum SourceConflict {
 struct Config {
     resolvers: Vec<Arc<dyn RequestResolver>>,
     authorizer: Option<Arc<dyn TenantAuthorizer>>,
+    gate: Option<Arc<dyn TenantGate>>,
     excluded: Vec<Exclusion>,
     conflict: SourceConflict,
     /// A resolver folds case: accept lowercase tenant ids only.
@@ -148,6 +153,7 @@ impl TenantLayer {
         TenantLayerBuilder {
             resolvers: Vec::new(),
             authorizer: None,
+            gate: None,
             excluded: Vec::new(),
             invalid: Vec::new(),
             conflict: SourceConflict::default(),
@@ -182,6 +188,7 @@ impl fmt::Debug for Config {
         f.debug_struct("TenantLayer")
             .field("resolvers", &resolvers)
             .field("authorizer", &self.authorizer.is_some())
+            .field("gate", &self.gate.is_some())
             .field("excluded", &self.excluded)
             .finish()
     }
@@ -251,6 +258,7 @@ impl Config {
 pub struct TenantLayerBuilder {
     resolvers: Vec<Arc<dyn RequestResolver>>,
     authorizer: Option<Arc<dyn TenantAuthorizer>>,
+    gate: Option<Arc<dyn TenantGate>>,
     excluded: Vec<Exclusion>,
     /// Exclusions that are not paths, reported by `build`.
     invalid: Vec<String>,
@@ -271,6 +279,15 @@ impl TenantLayerBuilder {
     /// [claimed](Trust::Claimed).
     pub fn authorizer(mut self, authorizer: impl TenantAuthorizer) -> Self {
         self.authorizer = Some(Arc::new(authorizer));
+        self
+    }
+
+    /// Checks every resolved (and authorized) tenant with `gate` before the request runs: the
+    /// registry's [`RegistryGate`](crate::http::RegistryGate) (feature `registry`) refuses
+    /// unknown, suspended and unavailable tenants and puts the tenant's record in the request
+    /// extensions.
+    pub fn gate(mut self, gate: impl TenantGate) -> Self {
+        self.gate = Some(Arc::new(gate));
         self
     }
 
@@ -337,6 +354,7 @@ impl TenantLayerBuilder {
             config: Arc::new(Config {
                 resolvers: self.resolvers,
                 authorizer: self.authorizer,
+                gate: self.gate,
                 excluded: self.excluded,
                 conflict: self.conflict,
                 lowercase_only,
@@ -350,6 +368,7 @@ impl fmt::Debug for TenantLayerBuilder {
         f.debug_struct("TenantLayerBuilder")
             .field("resolvers", &self.resolvers.len())
             .field("authorizer", &self.authorizer.is_some())
+            .field("gate", &self.gate.is_some())
             .field("excluded", &self.excluded)
             .field("conflict", &self.conflict)
             .finish_non_exhaustive()
@@ -417,7 +436,14 @@ where
                 tenant = tracing::field::Empty,
                 tenant.resolver = tracing::field::Empty,
             );
-            let resolved = match config.resolve(&parts).instrument(span.clone()).await {
+            let admitted = async {
+                let resolved = config.resolve(&parts).await?;
+                if let Some(gate) = &config.gate {
+                    gate.admit(&resolved.tenant, &mut parts.extensions).await?;
+                }
+                Ok::<_, Rejection>(resolved)
+            };
+            let resolved = match admitted.instrument(span.clone()).await {
                 Ok(resolved) => resolved,
                 Err(rejection) => {
                     let _entered = span.enter();

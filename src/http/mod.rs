@@ -88,16 +88,24 @@
 //! The `notes` service in `examples/axum_service.rs` puts it all together.
 
 mod authorize;
+#[cfg(feature = "axum")]
+mod axum;
+mod gate;
 mod layer;
 mod lookup;
+#[cfg(feature = "registry")]
+mod registry;
 mod resolvers;
 mod response;
 
 pub use authorize::{authorize_principal, AuthorizeFuture, PrincipalAuthorizer, TenantAuthorizer};
+pub use gate::{GateFuture, TenantGate};
 pub use layer::{
     ResolvedTenant, SourceConflict, TenantFuture, TenantLayer, TenantLayerBuilder, TenantService,
 };
 pub use lookup::{lookup_fn, FnLookup, LookupFuture, TenantLookup};
+#[cfg(feature = "registry")]
+pub use registry::{RegistryGate, RegistryLookup};
 pub use resolvers::{
     request_resolver_fn, ApiKeyResolver, ClaimResolver, Claims, DomainResolver, FnRequestResolver,
     HeaderResolver, PathResolver, QueryResolver, RequestResolver, ResolveFuture, SubdomainResolver,

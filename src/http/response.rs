@@ -43,6 +43,14 @@ pub enum Rejection {
     /// [`SourceConflict`](super::SourceConflict)). Neither tenant is named in the response.
     /// `403 tenant_mismatch`.
     TenantMismatch,
+    /// The tenant is not in the registry a [`TenantGate`](super::TenantGate) checks.
+    /// `404 tenant_not_found`.
+    TenantNotFound,
+    /// The tenant is suspended. `403 tenant_suspended`.
+    TenantSuspended,
+    /// The tenant exists but is not in service: still being provisioned, or being offboarded.
+    /// `403 tenant_unavailable`.
+    TenantUnavailable,
     /// A resolver, lookup or authorizer could not do its work (a registry that is down). The
     /// source is logged, never sent. `500 internal_error`.
     Internal(BoxError),
@@ -56,7 +64,11 @@ impl Rejection {
                 StatusCode::BAD_REQUEST
             }
             Rejection::Unauthorized => StatusCode::UNAUTHORIZED,
-            Rejection::Forbidden | Rejection::TenantMismatch => StatusCode::FORBIDDEN,
+            Rejection::Forbidden
+            | Rejection::TenantMismatch
+            | Rejection::TenantSuspended
+            | Rejection::TenantUnavailable => StatusCode::FORBIDDEN,
+            Rejection::TenantNotFound => StatusCode::NOT_FOUND,
             Rejection::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -69,6 +81,9 @@ impl Rejection {
             Rejection::Unauthorized => "unauthorized",
             Rejection::Forbidden => "tenant_forbidden",
             Rejection::TenantMismatch => "tenant_mismatch",
+            Rejection::TenantNotFound => "tenant_not_found",
+            Rejection::TenantSuspended => "tenant_suspended",
+            Rejection::TenantUnavailable => "tenant_unavailable",
             Rejection::Internal(_) => INTERNAL_CODE,
         }
     }
@@ -94,6 +109,9 @@ impl fmt::Display for Rejection {
             Rejection::TenantMismatch => {
                 f.write_str("the request's sources name different tenants")
             }
+            Rejection::TenantNotFound => f.write_str("no such tenant"),
+            Rejection::TenantSuspended => f.write_str("the tenant is suspended"),
+            Rejection::TenantUnavailable => f.write_str("the tenant is not in service"),
             Rejection::Internal(e) => write!(f, "tenant resolution failed: {e}"),
         }
     }
@@ -247,6 +265,9 @@ impl From<Rejection> for ErrorResponse {
             Rejection::Unauthorized => "missing or invalid credentials".into(),
             Rejection::Forbidden => "not allowed to use this tenant".into(),
             Rejection::TenantMismatch => "the request names more than one tenant".into(),
+            Rejection::TenantNotFound => "no such tenant".into(),
+            Rejection::TenantSuspended => "the tenant is suspended".into(),
+            Rejection::TenantUnavailable => "the tenant is not in service".into(),
             Rejection::Internal(e) => {
                 tracing::error!(error = %e, "dynabao: tenant resolution failed");
                 return ErrorResponse::internal();

@@ -22,9 +22,13 @@
 //! from two places) is one model, not two: registrations are identified by the place the derive
 //! was written.
 
-use crate::error::Error;
-use crate::model::Schema;
+use crate::error::{Error, Item};
+use crate::key::{KeyScope, StoredKey};
+use crate::model::{Model, Schema};
 use crate::tenant::Tenancy;
+
+/// The stored keys of the unique-constraint items an item of one model holds.
+type ConstraintKeys = fn(&KeyScope, &Item) -> Result<Vec<StoredKey>, Error>;
 
 /// One model, as `#[derive(Model)]` registers it. Read it through [`registered`].
 #[derive(Debug)]
@@ -36,12 +40,33 @@ pub struct Registration {
     file: &'static str,
     line: u32,
     column: u32,
+    /// Finds the constraint items of a stored item without knowing its type, so a tenant's
+    /// export can list them from their owners instead of scanning for them.
+    constraint_keys: ConstraintKeys,
+}
+
+/// The constraint keys of a schema registered without its model (tests).
+#[cfg(test)]
+fn no_constraints(_: &KeyScope, _: &Item) -> Result<Vec<StoredKey>, Error> {
+    Ok(Vec::new())
+}
+
+/// [`Registration::constraint_keys`] for model `M`.
+fn constraint_keys_of<M: Model>(scope: &KeyScope, item: &Item) -> Result<Vec<StoredKey>, Error> {
+    let mut out = Vec::with_capacity(M::UNIQUES.len());
+    for u in M::UNIQUES {
+        if let Some(value) = crate::model::unique_value::<M>(u.field, |a| item.get(a))? {
+            let (pk, sk) = scope.unique_key(M::SCHEMA.prefix, u.name, &value);
+            out.push(StoredKey { pk, sk });
+        }
+    }
+    Ok(out)
 }
 
 impl Registration {
-    /// Used by the derive.
-    #[doc(hidden)]
-    pub const fn new(
+    /// A registration of a bare schema (no unique constraints), for tests of the clash check.
+    #[cfg(test)]
+    const fn new(
         schema: &'static Schema,
         module: &'static str,
         file: &'static str,
@@ -54,7 +79,37 @@ impl Registration {
             file,
             line,
             column,
+            constraint_keys: no_constraints,
         }
+    }
+
+    /// Used by the derive.
+    #[doc(hidden)]
+    pub const fn of<M: Model>(
+        module: &'static str,
+        file: &'static str,
+        line: u32,
+        column: u32,
+    ) -> Self {
+        Registration {
+            schema: M::SCHEMA,
+            module,
+            file,
+            line,
+            column,
+            constraint_keys: constraint_keys_of::<M>,
+        }
+    }
+
+    /// The stored keys of the unique-constraint items `item` (an item of this model, stored in
+    /// `scope`) holds.
+    #[cfg_attr(not(feature = "registry"), allow(dead_code))]
+    pub(crate) fn constraint_keys(
+        &self,
+        scope: &KeyScope,
+        item: &Item,
+    ) -> Result<Vec<StoredKey>, Error> {
+        (self.constraint_keys)(scope, item)
     }
 
     /// The model's path, `module::Name`, for messages.

@@ -27,8 +27,7 @@ pub fn expand(def: &ModelDef) -> TokenStream {
         const _: () = {
             // The link-time registry of models, checked for shared prefixes by Db::connect.
             ::dynabao::__private::inventory::submit! {
-                ::dynabao::__private::Registration::new(
-                    <#ident as ::dynabao::__private::Model>::SCHEMA,
+                ::dynabao::__private::Registration::of::<#ident>(
                     ::core::module_path!(),
                     ::core::file!(),
                     ::core::line!(),

@@ -50,12 +50,25 @@ pub(crate) fn request_host(request: &Parts) -> Result<Option<String>, Rejection>
 /// layer is `400 invalid_tenant_id`, never a second tenant. No answer for: the bare base domain, an ignored label (`www` by default),
 /// a deeper name (`a.b.example.com`), another domain, an IP address, no host. A label that is
 /// not a valid tenant id: `400 invalid_tenant_id`.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct SubdomainResolver {
     /// `.example.com`: the suffix a tenant host ends with.
     suffix: String,
     ignored: Vec<String>,
     trust: Trust,
+    /// Maps the label to its tenant; without one, the label is the tenant id.
+    lookup: Option<Arc<dyn TenantLookup>>,
+}
+
+impl fmt::Debug for SubdomainResolver {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("SubdomainResolver")
+            .field("suffix", &self.suffix)
+            .field("ignored", &self.ignored)
+            .field("trust", &self.trust)
+            .field("lookup", &self.lookup.is_some())
+            .finish()
+    }
 }
 
 impl SubdomainResolver {
@@ -80,7 +93,20 @@ impl SubdomainResolver {
             suffix: format!(".{base}"),
             ignored: vec!["www".to_owned()],
             trust: Trust::Claimed,
+            lookup: None,
         })
+    }
+
+    /// Maps the label to its tenant with `lookup` (a registry's
+    /// [`subdomain_lookup`](crate::registry::TenantRegistry::subdomain_lookup), feature
+    /// `registry`) instead of reading the label as the tenant id, so subdomains need not be
+    /// tenant ids: `acme-corp.example.com` can be tenant `01JX..`. An unknown label gives no
+    /// answer; a lookup that fails is `500 internal_error`. With a lookup the resolver no
+    /// longer [folds case](crate::http::RequestResolver::folds_case): the ids come from the
+    /// lookup, not from the host.
+    pub fn lookup(mut self, lookup: impl TenantLookup) -> Self {
+        self.lookup = Some(Arc::new(lookup));
+        self
     }
 
     /// Also gives no answer for `label` (`api`, `app`, ...), besides `www`.
@@ -89,28 +115,40 @@ impl SubdomainResolver {
         self
     }
 
+    /// The subdomain label of the host, if it has one this resolver answers for.
+    fn label(&self, request: &Parts) -> Result<Option<String>, Rejection> {
+        let Some(host) = request_host(request)? else {
+            return Ok(None);
+        };
+        Ok(match host.strip_suffix(self.suffix.as_str()) {
+            Some(label)
+                if !label.is_empty()
+                    && !label.contains('.')
+                    && !self.ignored.iter().any(|i| i == label) =>
+            {
+                Some(label.to_owned())
+            }
+            _ => None,
+        })
+    }
+
     /// The tenant in the host's subdomain.
     fn find<'a>(&'a self, request: &'a Parts) -> ResolveFuture<'a> {
-        done(request_host(request).and_then(|host| {
-            let Some(host) = host else { return Ok(None) };
-            match host.strip_suffix(self.suffix.as_str()) {
-                Some(label)
-                    if !label.is_empty()
-                        && !label.contains('.')
-                        && !self.ignored.iter().any(|i| i == label) =>
-                {
-                    tenant(label)
-                }
-                _ => Ok(None),
-            }
-        }))
+        let label = match self.label(request) {
+            Ok(Some(label)) => label,
+            other => return done(other.map(|_| None)),
+        };
+        match &self.lookup {
+            None => done(tenant(&label)),
+            Some(lookup) => Box::pin(async move { lookup.lookup(&label).await }),
+        }
     }
 }
 
 claimed_resolver! {
     /// Treats the host as verified; see
     /// [`HeaderResolver::verified`](crate::http::HeaderResolver::verified).
-    SubdomainResolver, "subdomain", folds_case = true
+    SubdomainResolver, "subdomain", folds_case = |r: &Self| r.lookup.is_none()
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -19,12 +19,12 @@ use crate::tenant::TenantId;
 /// Gives a resolver that is claimed unless made verified (its `trust` field, set to
 /// [`Trust::Claimed`] by its constructors) the builder `verified`, documented by the doc comment
 /// passed in, and implements [`RequestResolver`] for it: `name` is `$name`, `trust` its `trust`
-/// field, and `resolve` its inherent `find`.
+/// field, `folds_case` the given function of the resolver, and `resolve` its inherent `find`.
 macro_rules! claimed_resolver {
     ($(#[$doc:meta])* $resolver:ident, $name:literal) => {
-        claimed_resolver!($(#[$doc])* $resolver, $name, folds_case = false);
+        claimed_resolver!($(#[$doc])* $resolver, $name, folds_case = |_: &Self| false);
     };
-    ($(#[$doc:meta])* $resolver:ident, $name:literal, folds_case = $folds:literal) => {
+    ($(#[$doc:meta])* $resolver:ident, $name:literal, folds_case = $folds:expr) => {
         impl $resolver {
             $(#[$doc])*
             pub fn verified(mut self) -> Self {
@@ -43,7 +43,8 @@ macro_rules! claimed_resolver {
             }
 
             fn folds_case(&self) -> bool {
-                $folds
+                let folds: fn(&Self) -> bool = $folds;
+                folds(self)
             }
 
             fn resolve<'a>(

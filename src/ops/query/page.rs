@@ -1,7 +1,10 @@
 //! One page of query results.
 
 /// One page of query results and the cursor to the next page.
-#[derive(Debug, Clone)]
+///
+/// It serializes as `{"items": [...], "cursor": "..." | null}`, the shape a paged JSON API
+/// answers with.
+#[derive(Debug, Clone, serde::Serialize)]
 pub struct Page<T> {
     /// The items of this page, in key order.
     pub items: Vec<T>,
@@ -11,6 +14,14 @@ pub struct Page<T> {
 impl<T> Page<T> {
     pub(crate) fn new(items: Vec<T>, cursor: Option<String>) -> Self {
         Page { items, cursor }
+    }
+
+    /// The page with each item mapped (to the JSON view of a model, say), the cursor kept.
+    pub fn map<U>(self, f: impl FnMut(T) -> U) -> Page<U> {
+        Page {
+            items: self.items.into_iter().map(f).collect(),
+            cursor: self.cursor,
+        }
     }
 
     /// The opaque, URL-safe cursor to the next page, `None` after the last page. Pass it to
