@@ -70,6 +70,16 @@ pub struct ExportedItem {
 }
 
 impl ExportedItem {
+    /// The stored `_pk`, for checking an export against the table.
+    pub fn stored_pk(&self) -> &str {
+        &self.stored.pk
+    }
+
+    /// The stored `_sk`.
+    pub fn stored_sk(&self) -> &str {
+        &self.stored.sk
+    }
+
     fn from_item(
         scope: &KeyScope,
         item: Item,
@@ -222,7 +232,11 @@ impl TenantExport {
 
     /// Covers model `M` (call once per model); without any, every tenant model linked in.
     pub fn model<M: Model>(mut self) -> Self {
-        let found = registered().find(|r| std::ptr::eq(r.schema, M::SCHEMA));
+        // By prefix: a schema constant need not have one address across codegen units, and
+        // two models of one keyspace are refused at connect anyway.
+        let found = registered().find(|r| {
+            r.schema.prefix() == M::SCHEMA.prefix() && r.schema.global() == M::SCHEMA.global()
+        });
         if let Some(r) = found {
             self.models.get_or_insert_with(Vec::new).push(r);
         }
@@ -600,6 +614,20 @@ fn encode(db: &Db, scope: &KeyScope, plan: &Plan, position: &Position) -> Result
             }
         }
     }
+    // The cursor format holds keys of the tenant only (its decoder checks that every value
+    // starts with the tenant's prefix); a scan's position can be another tenant's key, so every
+    // value is carried behind the tenant's prefix.
+    let prefix = scope.tenant_prefix();
+    let state: Item = state
+        .into_iter()
+        .map(|(name, v)| match v {
+            AttributeValue::S(s) => Ok((name, AttributeValue::S(format!("{prefix}{s}")))),
+            _ => Err(Error::invalid_request(
+                EXPORT,
+                "a position key is not a string",
+            )),
+        })
+        .collect::<Result<_, _>>()?;
     cursor::encode(
         db.cursor_key(),
         &Binding {
@@ -624,6 +652,16 @@ fn decode(db: &Db, scope: &KeyScope, plan: &Plan, checkpoint: &str) -> Result<Po
         },
         checkpoint,
     )?;
+    let prefix = scope.tenant_prefix();
+    let state: Item = state
+        .into_iter()
+        .filter_map(|(name, v)| match v {
+            AttributeValue::S(s) => {
+                Some((name, AttributeValue::S(s.strip_prefix(&prefix)?.to_owned())))
+            }
+            _ => None,
+        })
+        .collect();
     let bad = || Error::InvalidCursor {
         reason: "not a checkpoint of this export",
     };

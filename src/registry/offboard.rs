@@ -24,7 +24,8 @@ const OFFBOARD: &str = "offboard";
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct OffboardReport {
-    /// Items of the tenant deleted, over every run of the offboarding.
+    /// Items of the tenant deleted, over every run of the offboarding (a delete whose outcome
+    /// was unknown, then found done, is not counted).
     pub deleted: u64,
     /// API keys removed.
     pub api_keys: u64,
@@ -35,11 +36,19 @@ pub struct OffboardReport {
 /// A running offboarding, from [`TenantRegistry::offboarding`]: [`step`](Offboarding::step)
 /// deletes one page of the tenant's items (for a job with a deadline, such as a Lambda
 /// function, that stops between pages), [`run`](Offboarding::run) steps to the end.
+///
+/// After every page the export's checkpoint and the count deleted so far are stored on the
+/// tenant's record, so an offboarding started again (in any process) resumes there. One
+/// resumed with other export settings, whose checkpoint does not fit, walks again from the
+/// start instead; either way nothing is deleted twice and nothing is missed, since a final
+/// walk from the start must find nothing before the tenant itself is removed.
 pub struct Offboarding<'r, C> {
     registry: &'r TenantRegistry<C>,
     id: TenantId,
     export: TenantExport,
     deleted: u64,
+    /// The export was resumed from the record's checkpoint (not yet read from).
+    resumed: bool,
 }
 
 impl<C> std::fmt::Debug for Offboarding<'_, C> {
@@ -102,6 +111,7 @@ impl<C: TenantConfig> TenantRegistry<C> {
             tracing::info!(tenant = %id, "dynabao: offboarding started");
         }
         let mut export = adjust(self.export(id));
+        let resumed = item.offboard_checkpoint.is_some();
         if let Some(checkpoint) = item.offboard_checkpoint.clone() {
             export = export.resume(checkpoint);
         }
@@ -110,6 +120,7 @@ impl<C: TenantConfig> TenantRegistry<C> {
             id: id.clone(),
             export,
             deleted: item.offboard_deleted,
+            resumed,
         })
     }
 }
@@ -122,10 +133,28 @@ impl<C: TenantConfig> Offboarding<'_, C> {
     pub async fn step(&mut self) -> Result<OffboardProgress, Error> {
         let db = self.registry.inner.db.clone();
         let scope = KeyScope::Tenant(self.id.clone());
-        if let Some(page) = self.export.next_page().await? {
+        let page = match self.export.next_page().await {
+            // The stored checkpoint is of an export with other settings (or its key was
+            // rotated out): walk again from the start, which deletes nothing twice.
+            Err(Error::InvalidCursor { reason }) if self.resumed => {
+                tracing::warn!(tenant = %self.id, reason, "dynabao: offboarding restarts its walk");
+                self.export = self.export.restart();
+                self.export.next_page().await?
+            }
+            other => other?,
+        };
+        self.resumed = false;
+        if let Some(page) = page {
             let keys: Vec<StoredKey> = page.into_iter().map(|i| i.stored).collect();
-            let n = delete_all(&db, &scope, keys).await?;
+            let (n, failed) = delete_all(&db, &scope, keys).await;
             self.deleted += n;
+            if let Some(e) = failed {
+                // Keep the count of what this page did delete; the page is read again.
+                TenantItem::update(&db, self.id.as_str())
+                    .set(TenantItem::OFFBOARD_DELETED, self.deleted)
+                    .await?;
+                return Err(e);
+            }
             let checkpoint = self.export.checkpoint()?;
             TenantItem::update(&db, self.id.as_str())
                 .set(TenantItem::OFFBOARD_CHECKPOINT, Some(checkpoint))
@@ -154,7 +183,11 @@ impl<C: TenantConfig> Offboarding<'_, C> {
                     attempts: VERIFY_PASSES,
                 });
             }
-            self.deleted += delete_all(&db, &scope, found).await?;
+            let (n, failed) = delete_all(&db, &scope, found).await;
+            self.deleted += n;
+            if let Some(e) = failed {
+                return Err(e);
+            }
         }
         let report = self.remove_tenant().await?;
         tracing::info!(tenant = %self.id, deleted = report.deleted, "dynabao: tenant offboarded");
@@ -210,29 +243,26 @@ impl<C: TenantConfig> Offboarding<'_, C> {
     }
 }
 
-/// Deletes `keys` with BatchWriteItem, unprocessed ones resent; how many were deleted, or
-/// [`Error::BatchIncomplete`] naming those that were not.
-async fn delete_all(db: &Db, scope: &KeyScope, keys: Vec<StoredKey>) -> Result<u64, Error> {
+/// Deletes `keys` with BatchWriteItem, unprocessed ones resent: how many were certainly
+/// deleted, and [`Error::BatchIncomplete`] naming the rest when not all were.
+async fn delete_all(db: &Db, scope: &KeyScope, keys: Vec<StoredKey>) -> (u64, Option<Error>) {
     let mut keys = keys;
     keys.sort_by(|a, b| (&a.pk, &a.sk).cmp(&(&b.pk, &b.sk)));
     keys.dedup();
-    let n = keys.len() as u64;
     if keys.is_empty() {
-        return Ok(0);
+        return (0, None);
     }
-    let requests: Vec<WriteRequest> = keys
-        .iter()
-        .map(|k| {
-            DeleteRequest::builder()
-                .set_key(Some(k.to_item()))
-                .build()
-                .map(|d| WriteRequest::builder().delete_request(d).build())
-                .map_err(|e| Error::invalid_request(OFFBOARD, e.to_string()))
-        })
-        .collect::<Result<_, _>>()?;
+    let mut requests = Vec::with_capacity(keys.len());
+    for k in &keys {
+        match DeleteRequest::builder().set_key(Some(k.to_item())).build() {
+            Ok(d) => requests.push(WriteRequest::builder().delete_request(d).build()),
+            Err(e) => return (0, Some(Error::invalid_request(OFFBOARD, e.to_string()))),
+        }
+    }
     let raw = write_raw(db, scope, OFFBOARD, requests, DEFAULT_CONCURRENCY).await;
+    let deleted = (keys.len() - raw.unprocessed.len()) as u64;
     if raw.unprocessed.is_empty() && raw.error.is_none() {
-        return Ok(n);
+        return (deleted, None);
     }
     let stopped = raw.error.is_some();
     let unprocessed = raw
@@ -254,13 +284,13 @@ async fn delete_all(db: &Db, scope: &KeyScope, keys: Vec<StoredKey>) -> Result<u
             })
         })
         .collect();
-    Err(Error::BatchIncomplete {
+    let error = Error::BatchIncomplete {
         operation: "BatchWriteItem",
         unprocessed,
         source: raw.error.map(Box::new),
-    })
+    };
+    (deleted, Some(error))
 }
-
 impl<C> Offboarding<'_, C> {
     /// The tenant being offboarded.
     pub fn tenant(&self) -> &TenantId {

@@ -28,6 +28,7 @@ use aws_smithy_runtime_api::box_error::BoxError;
 pub struct RequestCounter {
     sent: Arc<AtomicUsize>,
     tenants: Arc<std::sync::Mutex<Vec<Option<crate::TenantId>>>>,
+    operations: Arc<std::sync::Mutex<Vec<String>>>,
 }
 
 impl RequestCounter {
@@ -45,6 +46,15 @@ impl RequestCounter {
     /// for an operation (batch chunks, loader batches) runs in the caller's tenant.
     pub fn tenants(&self) -> Vec<Option<crate::TenantId>> {
         self.tenants
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .clone()
+    }
+
+    /// The DynamoDB operation of each request (`GetItem`, `Scan`, ...), in order: proof that
+    /// a read went through an index rather than a scan.
+    pub fn operations(&self) -> Vec<String> {
+        self.operations
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner)
             .clone()
@@ -69,9 +79,16 @@ impl Intercept for RequestCounter {
         &self,
         _context: &BeforeTransmitInterceptorContextRef<'_>,
         _runtime_components: &RuntimeComponents,
-        _cfg: &mut ConfigBag,
+        cfg: &mut ConfigBag,
     ) -> Result<(), BoxError> {
         self.sent.fetch_add(1, Ordering::SeqCst);
+        let operation = cfg
+            .load::<aws_smithy_runtime_api::client::orchestrator::Metadata>()
+            .map_or_else(String::new, |m| m.name().to_owned());
+        self.operations
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .push(operation);
         self.tenants
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner)

@@ -26,6 +26,8 @@ mod models;
 mod models_tx;
 mod paging;
 mod query;
+#[cfg(feature = "registry")]
+mod registry;
 mod retry;
 mod smoke;
 mod support;
