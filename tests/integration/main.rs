@@ -28,6 +28,8 @@ mod paging;
 mod query;
 #[cfg(feature = "registry")]
 mod registry;
+#[cfg(all(feature = "http", feature = "registry", feature = "axum"))]
+mod registry_edge;
 mod retry;
 mod smoke;
 mod support;
