@@ -91,7 +91,11 @@
 //! 12. [`ops`]: one module per verb, each rendering its own request and its own transaction
 //!     item.
 //! 13. [`transact`] (the public transaction builders) and table management.
-//! 14. `http`, `lambda` and `testkit` (features of the same names): nothing imports them.
+//! 14. `registry` (feature `registry`): tenants as records, their hosts and API keys, behind an
+//!     in-process cache; provisioning, export and offboarding. Built on the operations, the
+//!     transactions and the batch engine, as an application would be.
+//! 15. `http`, `lambda` and `testkit` (features of the same names): nothing imports them.
+//!     `http` reaches the registry (with both features) only for its gate and lookups.
 //!
 //! # Stored layout
 //!

@@ -79,6 +79,18 @@
 //! tenant_forbidden`. A claimed tenant is checked before anything runs scoped to it; a verified
 //! one needs no check.
 //!
+//! # The tenant itself
+//!
+//! A [`TenantGate`] ([`TenantLayerBuilder::gate`]) checks the resolved tenant before the
+//! handler runs. With feature `registry`, [`RegistryGate`] (from `registry.gate()`) admits
+//! active tenants of a [`TenantRegistry`](crate::registry::TenantRegistry) only: unknown `404
+//! tenant_not_found` (or `403 tenant_forbidden`), suspended `403 tenant_suspended`, pending or
+//! offboarding `403 tenant_unavailable`. It puts the record in the extensions as
+//! [`CurrentTenant`](crate::registry::CurrentTenant), and the registry's [`RegistryLookup`]s map
+//! API keys, subdomains and domains for the resolvers. Feature `axum` makes
+//! [`ResolvedTenant`], `CurrentTenant` extractors and [`ErrorResponse`] and [`Rejection`]
+//! responses.
+//!
 //! # Errors
 //!
 //! Handlers turn dynabao errors into responses with [`ErrorResponse`]: statuses that fit the

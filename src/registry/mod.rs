@@ -22,7 +22,7 @@
 //!         .on_provision("seed", |tenant| async move {
 //!             // runs inside the new tenant's scope: create its default data here
 //!             let _ = tenant;
-//!             Ok(())
+//!             Ok::<_, dynabao::Error>(())
 //!         })
 //!         .build()?;
 //!     let acme = registry
