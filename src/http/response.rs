@@ -160,7 +160,7 @@ const INTERNAL_MESSAGE: &str = "internal server error";
 /// | `InvalidRequest` | 400 | `invalid_request` |
 /// | `NotFound` | 404 | `not_found` |
 /// | `AlreadyExists` | 409 | `already_exists` |
-/// | `VersionConflict` | 409 | `version_conflict` (map it to 412 yourself for `If-Match`) |
+/// | `VersionConflict` | 409 | `version_conflict` (412 after [`if_match`](ErrorResponse::if_match), for `If-Match` writes) |
 /// | `ConditionFailed` | 409 | `condition_failed` |
 /// | `UniqueViolation` | 409 | `unique_violation` |
 /// | `TransactionCanceled` | 409 | `transaction_canceled` |
@@ -204,6 +204,27 @@ impl ErrorResponse {
             INTERNAL_CODE,
             INTERNAL_MESSAGE,
         )
+    }
+
+    /// Answers a version conflict with `412 Precondition Failed` instead of `409 Conflict`:
+    /// for a write the client conditioned with `If-Match: <version>`, where a stale version is
+    /// the precondition that failed. Any other error is left as it is. The code stays
+    /// `version_conflict`.
+    ///
+    /// ```
+    /// use dynabao::http::ErrorResponse;
+    /// use dynabao::Error;
+    ///
+    /// let stale = Error::VersionConflict { model: "Note", expected: 3, actual: Some(4) };
+    /// assert_eq!(ErrorResponse::from(&stale).status(), 409);
+    /// assert_eq!(ErrorResponse::from(stale).if_match().status(), 412);
+    /// ```
+    pub fn if_match(mut self) -> Self {
+        // Codes are stable, so the code says which error this was.
+        if self.code == "version_conflict" {
+            self.status = StatusCode::PRECONDITION_FAILED;
+        }
+        self
     }
 
     /// Adds a header to the response (`WWW-Authenticate` on a 401, say).

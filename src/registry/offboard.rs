@@ -103,9 +103,9 @@ impl<C: TenantConfig> TenantRegistry<C> {
         let db = &self.inner.db;
         let mut item = self.current(id).await?;
         if item.status != TenantStatus::Offboarding {
+            // Unconditional but for existence: whatever changed meanwhile, the tenant goes.
             item = TenantItem::update(db, id.as_str())
                 .set(TenantItem::STATUS, TenantStatus::Offboarding)
-                .if_version(item.version)
                 .await?;
             self.forget(id, &[]);
             tracing::info!(tenant = %id, "dynabao: offboarding started");
