@@ -149,13 +149,23 @@ pub use expr::Condition;
 pub use key::TTL_ATTR;
 pub use key::{KeyPart, KeyScope};
 pub use loader::Loader;
-pub use model::{Field, Key, Model};
+pub use model::{Field, GeneratedId, Key, Model};
 pub use retry::{RetryPolicy, Timeouts};
 pub use set::{NumberSet, StringSet};
 pub use tenant::{Tenancy, TenantContext, TenantId};
 
-/// `#[derive(KeyPart)]` for unit-variant enums that serialize to strings.
+/// `#[derive(KeyPart)]` for unit-variant enums that serialize to strings, and for newtypes
+/// over a key type (`struct ProjectId(Ulid)`, with `#[bao(auto)]` also a [`GeneratedId`]).
 pub use dynabao_derive::KeyPart;
+
+/// The ULID crate dynabao's keys use (ulid 1.x): name its types through here (`dynabao::Ulid`)
+/// so that a `ulid` of another major version in your `Cargo.toml` cannot make a different
+/// `Ulid`.
+pub use ulid::{self, Ulid};
+
+/// The chrono crate dynabao's timestamps use (chrono 0.4): `dynabao::chrono::{DateTime, Utc,
+/// NaiveDate}`.
+pub use chrono;
 /// `#[derive(Model)]`: see the README's "Models" section for the attributes, and
 /// [`model`](crate::model#rules-the-derive-and-every-write-enforce) for the rules it enforces
 /// (reserved `_` names, one prefix per model, checked decodes).
@@ -183,14 +193,14 @@ pub mod __private {
     pub use crate::db::Db;
     pub use crate::key::{write_serialized_str, InvalidKeyPart, KeyPart, KeyWriter};
     pub use crate::model::internals::{
-        assert_key_part, assert_same, field, field_ref, index, iteration, key_builder, schema,
-        schema_field, ttl_field, unique, write_key, write_opt_key, KeyFieldWriter, Managed,
-        ModelInternals, SchemaBuilder, Timestamp, TtlField, TtlRepr,
+        assert_generated_id, assert_key_part, assert_same, field, field_ref, index, iteration,
+        key_builder, schema, schema_field, ttl_field, unique, write_key, write_opt_key,
+        KeyFieldWriter, Managed, ModelInternals, SchemaBuilder, Timestamp, TtlField, TtlRepr,
     };
     pub use crate::model::keys::KeyBuilder;
     pub use crate::model::registry::Registration;
     pub use crate::model::{
-        Field, FieldSchema, IndexSchema, Iteration, Model, Schema, UniqueSchema,
+        Field, FieldSchema, GeneratedId, IndexSchema, Iteration, Model, Schema, UniqueSchema,
     };
     pub use crate::model::{InvalidKey, Key};
     pub use crate::ops::query::NoSortKey;

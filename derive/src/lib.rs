@@ -25,7 +25,7 @@ pub fn derive_model(input: TokenStream) -> TokenStream {
 }
 
 /// Lets a unit-variant enum that serializes to a string be part of a key.
-#[proc_macro_derive(KeyPart)]
+#[proc_macro_derive(KeyPart, attributes(bao))]
 pub fn derive_key_part(input: TokenStream) -> TokenStream {
     let input = parse_macro_input!(input as DeriveInput);
     key_part::expand(input)

@@ -12,7 +12,7 @@
 //! - composite keys (`a#b`) sort by their first field, then their second;
 //! - ordinary text stays readable in the console.
 
-use chrono::{DateTime, Datelike, Utc};
+use chrono::{DateTime, Datelike, NaiveDate, NaiveDateTime, Utc};
 use ulid::Ulid;
 
 /// The separator between the parts of a stored key.
@@ -112,7 +112,7 @@ pub fn decode_text(encoded: &str) -> Option<String> {
 #[diagnostic::on_unimplemented(
     message = "`{Self}` cannot be part of a key",
     label = "this type has no order-preserving key encoding",
-    note = "key fields may be strings, integers, floats, bool, DateTime<Utc>, Ulid, or enums with #[derive(dynabao::KeyPart)]; optional (`Option<_>`) fields may only be index keys"
+    note = "key fields may be strings, integers, floats, bool, DateTime<Utc>, NaiveDate, NaiveDateTime, dynabao::Ulid (ulid 1.x), uuid::Uuid (feature uuid), enums and newtypes with #[derive(dynabao::KeyPart)]; optional (`Option<_>`) fields may only be index keys"
 )]
 pub trait KeyPart {
     /// Appends the encoding of `self`.
@@ -223,6 +223,45 @@ impl KeyPart for DateTime<Utc> {
         }
         // Fixed width with nanoseconds, always `Z`: string order is time order.
         w.text(&self.format("%Y-%m-%dT%H:%M:%S%.9fZ").to_string());
+        Ok(())
+    }
+}
+
+impl KeyPart for NaiveDate {
+    fn write_key(&self, w: &mut KeyWriter<'_>) -> Result<(), InvalidKeyPart> {
+        check_year(self.year())?;
+        w.text(&self.format("%Y-%m-%d").to_string());
+        Ok(())
+    }
+}
+
+impl KeyPart for NaiveDateTime {
+    fn write_key(&self, w: &mut KeyWriter<'_>) -> Result<(), InvalidKeyPart> {
+        check_year(self.year())?;
+        // Fixed width with nanoseconds and no zone: string order is time order.
+        w.text(&self.format("%Y-%m-%dT%H:%M:%S%.9f").to_string());
+        Ok(())
+    }
+}
+
+/// Fixed-width dates order as strings only for years 0..=9999.
+fn check_year(year: i32) -> Result<(), InvalidKeyPart> {
+    if (0..=9999).contains(&year) {
+        Ok(())
+    } else {
+        Err(InvalidKeyPart(format!(
+            "year {year} is outside 0..=9999, which a fixed-width key cannot order"
+        )))
+    }
+}
+
+/// Lowercase hyphenated hex: fixed width, so string order is byte order (and time order for
+/// version 7 UUIDs).
+#[cfg(feature = "uuid")]
+impl KeyPart for uuid::Uuid {
+    fn write_key(&self, w: &mut KeyWriter<'_>) -> Result<(), InvalidKeyPart> {
+        let mut buf = uuid::Uuid::encode_buffer();
+        w.text(self.hyphenated().encode_lower(&mut buf));
         Ok(())
     }
 }

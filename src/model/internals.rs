@@ -11,9 +11,8 @@
 use aws_sdk_dynamodb::types::AttributeValue;
 use chrono::{DateTime, Utc};
 use serde::de::DeserializeOwned;
-use ulid::Ulid;
 
-use super::{Field, FieldSchema, IndexSchema, Iteration, Model, Schema, UniqueSchema};
+use super::{Field, FieldSchema, GeneratedId, IndexSchema, Iteration, Model, Schema, UniqueSchema};
 use crate::key::TTL_ATTR;
 use crate::key::{gsi_names, InvalidKeyPart, KeyPart, KeyWriter};
 use crate::model::keys::KeyBuilder;
@@ -84,11 +83,9 @@ pub trait ModelInternals: Sized {
     }
 }
 
-fn fill_auto(auto: Option<&mut Ulid>) {
+fn fill_auto(auto: Option<&mut dyn GeneratedId>) {
     if let Some(id) = auto {
-        if id.is_nil() {
-            *id = Ulid::new();
-        }
+        id.fill_if_nil();
     }
 }
 
@@ -96,7 +93,7 @@ fn fill_auto(auto: Option<&mut Ulid>) {
 #[derive(Default)]
 pub struct Managed<'a> {
     /// `#[bao(auto)]`.
-    pub auto: Option<&'a mut Ulid>,
+    pub auto: Option<&'a mut dyn GeneratedId>,
     /// `#[bao(created_at)]`.
     pub created_at: Option<&'a mut DateTime<Utc>>,
     /// `#[bao(updated_at)]`.
@@ -177,11 +174,14 @@ impl<T: TtlField> TtlField for Option<T> {
     const REPR: TtlRepr = T::REPR;
 }
 
+/// Holds when `T` can be a `#[bao(auto)]` field; generated code checks it with a clear message.
+pub fn assert_generated_id<T: GeneratedId>() {}
+
 /// Holds when `Self` and `T` are the same type; generated code uses it to check the types of
 /// managed fields with a clear message.
 #[diagnostic::on_unimplemented(
     message = "this field must be `{T}`, not `{Self}`",
-    note = "#[bao(auto)] needs Ulid, #[bao(created_at)] and #[bao(updated_at)] need DateTime<Utc>, #[bao(version)] needs u64"
+    note = "#[bao(created_at)] and #[bao(updated_at)] need DateTime<Utc>, #[bao(version)] needs u64"
 )]
 pub trait SameType<T> {}
 impl<T> SameType<T> for T {}

@@ -80,10 +80,12 @@ use std::marker::PhantomData;
 
 use serde::{de::DeserializeOwned, Serialize};
 
+mod generated;
 pub(crate) mod internals;
 pub(crate) mod keys;
 pub mod registry;
 
+pub use generated::GeneratedId;
 pub(crate) use keys::{
     bucket_value, carries_tenant, check_item_scope, check_item_scope_schema, half_value,
     index_halves, item_keys, unique_value, ErasedKey,

@@ -83,7 +83,10 @@ fn checks(def: &ModelDef) -> Vec<TokenStream> {
     };
     let m = &def.managed;
     let time = quote!(::dynabao::__private::Timestamp);
-    checks.extend(typed(m.auto, quote!(::dynabao::__private::Ulid)));
+    checks.extend(m.auto.map(|i| {
+        let ty = &fields[i].ty;
+        quote_spanned! {ty.span()=> ::dynabao::__private::assert_generated_id::<#ty>(); }
+    }));
     checks.extend(typed(m.created_at, time.clone()));
     checks.extend(typed(m.updated_at, time));
     checks.extend(typed(m.version, quote!(u64)));
