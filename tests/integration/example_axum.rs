@@ -47,11 +47,13 @@ struct Reply {
 }
 
 impl Server {
-    /// Starts the example's app with `API_KEYS` = `keys` on a fresh table.
+    /// Starts the example's app with `API_KEYS` = `keys` on a fresh table, with the default
+    /// options (the demo admin key, registry off).
     async fn start(keys: &str) -> Server {
         let db = fresh_db().await.unwrap();
         let keys = axum_service::ApiKeys::parse(keys).unwrap();
-        let app = axum_service::app(db.clone(), keys).unwrap();
+        let options = axum_service::AppOptions::default();
+        let app = axum_service::app(db.clone(), keys, options).unwrap();
         // A backlog above the load test's 2,000 simultaneous connections (the default, 1024,
         // overflows and the kernel resets the connections it dropped).
         let socket = tokio::net::TcpSocket::new_v4().unwrap();
