@@ -47,11 +47,17 @@ struct Reply {
 }
 
 impl Server {
-    /// Starts the example's app with `API_KEYS` = `keys` on a fresh table.
+    /// Starts the example's app with `API_KEYS` = `keys` on a fresh table, with the default
+    /// options (the demo admin key, registry off).
     async fn start(keys: &str) -> Server {
+        Server::start_with(keys, axum_service::AppOptions::default()).await
+    }
+
+    /// Starts the example's app with `API_KEYS` = `keys` and `options` on a fresh table.
+    async fn start_with(keys: &str, options: axum_service::AppOptions) -> Server {
         let db = fresh_db().await.unwrap();
         let keys = axum_service::ApiKeys::parse(keys).unwrap();
-        let app = axum_service::app(db.clone(), keys).unwrap();
+        let app = axum_service::app(db.clone(), keys, options).unwrap();
         // A backlog above the load test's 2,000 simultaneous connections (the default, 1024,
         // overflows and the kernel resets the connections it dropped).
         let socket = tokio::net::TcpSocket::new_v4().unwrap();
@@ -131,7 +137,16 @@ impl Call<'_> {
         self
     }
 
-    async fn send(self) -> Reply {
+    /// `Authorization: Bearer <the demo admin key>`.
+    fn admin(self) -> Self {
+        self.header(
+            "authorization",
+            &format!("Bearer {}", axum_service::DEMO_ADMIN_KEY),
+        )
+    }
+
+    /// Sends the request; the status, headers and body bytes.
+    async fn send_raw(self) -> (u16, HeaderMap, Bytes) {
         let mut request = Request::builder()
             .method(self.method)
             .uri(format!("{}{}", self.server.base, self.path));
@@ -145,6 +160,11 @@ impl Call<'_> {
         let status = response.status().as_u16();
         let headers = response.headers().clone();
         let bytes = response.into_body().collect().await.unwrap().to_bytes();
+        (status, headers, bytes)
+    }
+
+    async fn send(self) -> Reply {
+        let (status, headers, bytes) = self.send_raw().await;
         let body = if bytes.is_empty() {
             Value::Null
         } else {
@@ -810,4 +830,984 @@ async fn two_thousand_concurrent_requests_over_fifty_tenants() {
         Ok(server) => server.stop().await,
         Err(_) => panic!("a request task still holds the server"),
     }
+}
+
+// ---------------------------------------------------------------------------------------------
+// The admin API (the tenant registry) and the notes API with `REGISTRY=on`.
+
+/// A fresh tenant id that is also a valid subdomain label (lowercase).
+fn fresh_label() -> String {
+    fresh_tenant().as_str().to_ascii_lowercase()
+}
+
+/// The example with the registry on (the demo admin key).
+fn registry_on() -> axum_service::AppOptions {
+    axum_service::AppOptions {
+        registry: true,
+        ..axum_service::AppOptions::default()
+    }
+}
+
+/// The raw items whose `_pk` starts with `[t]#`: the tenant's own data.
+async fn tenant_items(db: &Db, t: &str) -> Vec<dynabao::Item> {
+    let prefix = format!("[{t}]#");
+    raw_scan(db)
+        .await
+        .into_iter()
+        .filter(|i| s(i, "_pk").is_some_and(|pk| pk.starts_with(&prefix)))
+        .collect()
+}
+
+/// The raw registry items (`_tenant`, `_thost`, `_apikey`) that name tenant `t`.
+async fn registry_items(db: &Db, t: &str) -> Vec<dynabao::Item> {
+    raw_scan(db)
+        .await
+        .into_iter()
+        .filter(|i| {
+            let pk = s(i, "_pk").unwrap_or_default();
+            (pk.starts_with("_tenant#") && s(i, "id") == Some(t))
+                || ((pk.starts_with("_thost#") || pk.starts_with("_apikey#"))
+                    && s(i, "tenant") == Some(t))
+        })
+        .collect()
+}
+
+impl Server {
+    /// `POST /admin/tenants` with `body`, as the admin.
+    async fn provision(&self, body: Value) -> Reply {
+        self.call(Method::POST, "/admin/tenants")
+            .admin()
+            .json(body)
+            .send()
+            .await
+    }
+
+    /// Provisions tenant `id` (named after it), asserting the 201.
+    async fn provisioned(&self, id: &str) -> Value {
+        let reply = self.provision(json!({"id": id, "name": id})).await;
+        assert_eq!(reply.status, 201, "{:?}", reply.body);
+        reply.body
+    }
+
+    /// Creates a note in `tenant` with API key `key`, asserting the 201.
+    async fn note(&self, key: &str, tenant: &str, title: &str) -> Value {
+        let reply = self
+            .call(Method::POST, "/notes")
+            .auth(key, tenant)
+            .json(json!({"title": title, "body": "b", "tag": "t"}))
+            .send()
+            .await;
+        assert_eq!(reply.status, 201, "{:?}", reply.body);
+        reply.body
+    }
+}
+
+/// The sorted field names of a JSON object.
+fn fields(value: &Value) -> Vec<String> {
+    let mut fields: Vec<String> = value.as_object().unwrap().keys().cloned().collect();
+    fields.sort_unstable();
+    fields
+}
+
+#[tokio::test]
+async fn admin_needs_the_admin_key() {
+    let (a, _, keys) = two_tenants();
+    let server = Server::start(&keys).await;
+    let body = json!({"id": a.as_str(), "name": "A"});
+    let routes = [
+        (Method::POST, "/admin/tenants".to_owned()),
+        (Method::GET, "/admin/tenants".to_owned()),
+        (Method::GET, format!("/admin/tenants/{a}")),
+        (Method::PATCH, format!("/admin/tenants/{a}")),
+        (Method::DELETE, format!("/admin/tenants/{a}")),
+        (Method::POST, format!("/admin/tenants/{a}/api-keys")),
+        (Method::GET, format!("/admin/tenants/{a}/api-keys")),
+        (Method::DELETE, format!("/admin/tenants/{a}/api-keys/dbk_x")),
+        (Method::GET, format!("/admin/tenants/{a}/export")),
+        (Method::GET, "/admin".to_owned()),
+    ];
+    for (method, path) in routes {
+        // No key, another scheme, a wrong key, an API_KEYS key: all 401.
+        let requests = [
+            server.call(method.clone(), &path),
+            server
+                .call(method.clone(), &path)
+                .header("authorization", "Basic ZGVtby1hZG1pbi1rZXk6"),
+            server
+                .call(method.clone(), &path)
+                .header("authorization", "Bearer not-the-admin-key"),
+            server
+                .call(method.clone(), &path)
+                .header("authorization", "Bearer both")
+                .header("x-tenant-id", a.as_str()),
+            server
+                .call(method.clone(), &path)
+                .header("authorization", "Bearer demo-admin-key-but-longer"),
+        ];
+        for request in requests {
+            let reply = request.json(body.clone()).send().await;
+            assert_eq!(reply.status, 401, "{method} {path}: {:?}", reply.body);
+            assert_eq!(reply.body["error"], "unauthorized", "{method} {path}");
+            assert!(reply.body["message"].is_string());
+            assert_eq!(reply.headers["www-authenticate"], "Bearer");
+            assert_eq!(reply.headers["content-type"], "application/json");
+        }
+    }
+    assert!(raw_scan(&server.db).await.is_empty());
+
+    // The admin key is no key of the notes API.
+    let reply = server
+        .call(Method::GET, "/notes?tag=x")
+        .auth(axum_service::DEMO_ADMIN_KEY, a.as_str())
+        .send()
+        .await;
+    assert_eq!(
+        (reply.status, reply.body),
+        (401, error("unauthorized", "unknown API key"))
+    );
+
+    // A configured admin key replaces the demo one; an empty one is refused.
+    let custom = Server::start_with(
+        &keys,
+        axum_service::AppOptions {
+            admin_key: "s3cret".to_owned(),
+            registry: false,
+        },
+    )
+    .await;
+    let reply = custom
+        .call(Method::GET, "/admin/tenants")
+        .admin()
+        .send()
+        .await;
+    assert_eq!(reply.status, 401);
+    let reply = custom
+        .call(Method::GET, "/admin/tenants")
+        .header("authorization", "Bearer s3cret")
+        .send()
+        .await;
+    assert_eq!(
+        (reply.status, reply.body),
+        (200, json!({"items": [], "cursor": null}))
+    );
+    custom.stop().await;
+    let empty = axum_service::app(
+        server.db.clone(),
+        axum_service::ApiKeys::default(),
+        axum_service::AppOptions {
+            admin_key: " ".to_owned(),
+            registry: false,
+        },
+    );
+    assert!(empty.is_err());
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn admin_provisions_and_reads_tenants() {
+    let server = Server::start("k=acme").await;
+    let t = fresh_tenant();
+    let label = fresh_label();
+
+    let created = server
+        .provision(json!({
+            "id": t.as_str(),
+            "name": "Acme Inc.",
+            "subdomain": label,
+            "config": {"plan": "pro", "limits": {"notes": 10}},
+        }))
+        .await;
+    assert_eq!(created.status, 201, "{:?}", created.body);
+    let record = created.body.clone();
+    assert_eq!(
+        fields(&record),
+        [
+            "config",
+            "created_at",
+            "domains",
+            "id",
+            "name",
+            "status",
+            "subdomain",
+            "updated_at",
+            "version"
+        ]
+    );
+    assert_eq!(record["id"], t.as_str());
+    assert_eq!(record["name"], "Acme Inc.");
+    assert_eq!(record["status"], "active");
+    assert_eq!(record["subdomain"], label.as_str());
+    assert_eq!(record["domains"], json!([]));
+    assert_eq!(
+        record["config"],
+        json!({"plan": "pro", "limits": {"notes": 10}})
+    );
+    assert!(record["version"].is_u64());
+    assert_eq!(
+        created.headers["etag"],
+        format!("\"{}\"", record["version"]).as_str()
+    );
+
+    // Without subdomain and config: no subdomain, an empty configuration.
+    let plain = fresh_tenant();
+    let reply = server
+        .provision(json!({"id": plain.as_str(), "name": "Plain"}))
+        .await;
+    assert_eq!(reply.status, 201, "{:?}", reply.body);
+    assert_eq!(
+        (&reply.body["subdomain"], &reply.body["config"]),
+        (&Value::Null, &json!({}))
+    );
+
+    // Read back.
+    let read = server
+        .call(Method::GET, &format!("/admin/tenants/{t}"))
+        .admin()
+        .send()
+        .await;
+    assert_eq!((read.status, &read.body), (200, &record));
+    for missing in [fresh_tenant().to_string(), "not%23valid".to_owned()] {
+        let reply = server
+            .call(Method::GET, &format!("/admin/tenants/{missing}"))
+            .admin()
+            .send()
+            .await;
+        assert_eq!(
+            (reply.status, reply.body),
+            (404, error("not_found", "no such tenant")),
+            "{missing}"
+        );
+    }
+
+    let before = raw_scan(&server.db).await.len();
+    // An invalid id.
+    for bad in ["acme#admin", "", "has space"] {
+        let reply = server.provision(json!({"id": bad, "name": "Bad"})).await;
+        assert_eq!(
+            (reply.status, &reply.body["error"]),
+            (400, &json!("invalid_tenant_id")),
+            "{bad}"
+        );
+    }
+    // A taken id, with the same body or another one; a taken subdomain.
+    for body in [
+        json!({"id": t.as_str(), "name": "Acme Inc.", "subdomain": label}),
+        json!({"id": t.as_str(), "name": "Someone else"}),
+        json!({"id": fresh_tenant().as_str(), "name": "Copycat", "subdomain": label}),
+    ] {
+        let reply = server.provision(body.clone()).await;
+        assert_eq!(
+            (reply.status, &reply.body["error"]),
+            (409, &json!("conflict")),
+            "{body}"
+        );
+        assert!(reply.body["message"].is_string());
+    }
+    // Other bad input: 400 invalid_request.
+    for body in [
+        json!({"id": fresh_tenant().as_str(), "name": "Bad", "subdomain": "Not_A_Label"}),
+        json!({"id": fresh_tenant().as_str(), "name": " "}),
+        json!({"id": fresh_tenant().as_str(), "name": "Bad", "config": [1, 2]}),
+        json!({"id": fresh_tenant().as_str()}),
+        json!({"name": "no id"}),
+    ] {
+        let reply = server.provision(body.clone()).await;
+        assert_eq!(
+            (reply.status, &reply.body["error"]),
+            (400, &json!("invalid_request")),
+            "{body}"
+        );
+    }
+    let reply = server
+        .call(Method::POST, "/admin/tenants")
+        .admin()
+        .raw("not json")
+        .send()
+        .await;
+    assert_eq!(
+        (reply.status, &reply.body["error"]),
+        (400, &json!("invalid_request"))
+    );
+    // None of the refused requests stored anything.
+    assert_eq!(raw_scan(&server.db).await.len(), before);
+
+    // Unknown routes and methods under /admin answer in JSON too.
+    let reply = server.call(Method::GET, "/admin/nope").admin().send().await;
+    assert_eq!(
+        (reply.status, reply.body),
+        (404, error("not_found", "no such route"))
+    );
+    let reply = server
+        .call(Method::PUT, "/admin/tenants")
+        .admin()
+        .send()
+        .await;
+    assert_eq!(
+        (reply.status, reply.body),
+        (
+            405,
+            error("method_not_allowed", "method not allowed on this route")
+        )
+    );
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn admin_lists_tenants_with_cursors() {
+    let server = Server::start("k=acme").await;
+    let mut ids: Vec<String> = (0..5).map(|_| fresh_tenant().to_string()).collect();
+    for id in &ids {
+        server.provisioned(id).await;
+    }
+    ids.sort();
+
+    let mut seen = Vec::new();
+    let mut cursor: Option<String> = None;
+    let mut pages = 0;
+    loop {
+        assert!(pages < 5, "too many pages");
+        let path = match &cursor {
+            None => "/admin/tenants?limit=2".to_owned(),
+            Some(c) => format!("/admin/tenants?limit=2&cursor={c}"),
+        };
+        let reply = server.call(Method::GET, &path).admin().send().await;
+        assert_eq!(reply.status, 200, "{:?}", reply.body);
+        assert_eq!(fields(&reply.body), ["cursor", "items"]);
+        let items = reply.body["items"].as_array().unwrap();
+        assert!(items.len() <= 2);
+        if pages == 0 {
+            assert_eq!(items.len(), 2);
+        }
+        for item in items {
+            assert_eq!(item["status"], "active");
+            seen.push(item["id"].as_str().unwrap().to_owned());
+        }
+        pages += 1;
+        match &reply.body["cursor"] {
+            Value::Null => break,
+            Value::String(c) => cursor = Some(c.clone()),
+            other => panic!("cursor is {other}"),
+        }
+    }
+    assert!(pages >= 3, "{pages} pages");
+    assert_eq!(seen, ids, "every tenant once, in id order");
+
+    // The default page holds them all.
+    let all = server
+        .call(Method::GET, "/admin/tenants")
+        .admin()
+        .send()
+        .await;
+    let listed: Vec<&str> = all.body["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|i| i["id"].as_str().unwrap())
+        .collect();
+    assert_eq!(listed, ids);
+    assert_eq!(all.body["cursor"], Value::Null);
+
+    for (path, code) in [
+        ("/admin/tenants?limit=0", "invalid_request"),
+        ("/admin/tenants?limit=101", "invalid_request"),
+        ("/admin/tenants?limit=ten", "invalid_request"),
+        ("/admin/tenants?cursor=garbage", "invalid_cursor"),
+    ] {
+        let reply = server.call(Method::GET, path).admin().send().await;
+        assert_eq!(
+            (reply.status, &reply.body["error"]),
+            (400, &json!(code)),
+            "{path}"
+        );
+    }
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn admin_patches_status_config_and_name() {
+    let server = Server::start("k=acme").await;
+    let t = fresh_tenant();
+    let created = server
+        .provision(json!({
+            "id": t.as_str(),
+            "name": "Acme",
+            "config": {"plan": "free", "limits": {"notes": 10, "users": 3}},
+        }))
+        .await
+        .body;
+    let path = format!("/admin/tenants/{t}");
+    let patch = |body: Value| server.call(Method::PATCH, &path).admin().json(body);
+
+    let suspended = patch(json!({"status": "suspended"})).send().await;
+    assert_eq!(suspended.status, 200, "{:?}", suspended.body);
+    assert_eq!(suspended.body["status"], "suspended");
+    assert_eq!(suspended.body["config"], created["config"]);
+    let v1 = suspended.body["version"].as_u64().unwrap();
+    assert!(v1 > created["version"].as_u64().unwrap());
+
+    // The configuration is merged: members replaced, objects merged, null removes.
+    let merged = patch(json!({
+        "config": {"limits": {"notes": 100, "users": null}, "beta": true},
+    }))
+    .send()
+    .await;
+    assert_eq!(merged.status, 200, "{:?}", merged.body);
+    assert_eq!(
+        merged.body["config"],
+        json!({"plan": "free", "limits": {"notes": 100}, "beta": true})
+    );
+    assert_eq!(merged.body["status"], "suspended");
+
+    let renamed = patch(json!({"name": "Acme Corp", "status": "active"}))
+        .send()
+        .await;
+    assert_eq!(renamed.status, 200, "{:?}", renamed.body);
+    assert_eq!(
+        (&renamed.body["name"], &renamed.body["status"]),
+        (&json!("Acme Corp"), &json!("active"))
+    );
+    let current = renamed.body["version"].as_u64().unwrap();
+    assert_eq!(renamed.headers["etag"], format!("\"{current}\"").as_str());
+
+    // If-Match: a stale version is 412 and changes nothing; the current one passes.
+    let stale = patch(json!({"name": "Lost update"}))
+        .header("if-match", &v1.to_string())
+        .send()
+        .await;
+    assert_eq!(
+        (stale.status, &stale.body["error"]),
+        (412, &json!("version_conflict"))
+    );
+    let read = server.call(Method::GET, &path).admin().send().await;
+    assert_eq!(read.body, renamed.body);
+    let fresh = patch(json!({"config": {"plan": "pro"}}))
+        .header("if-match", &format!("\"{current}\""))
+        .send()
+        .await;
+    assert_eq!(fresh.status, 200, "{:?}", fresh.body);
+    assert_eq!(fresh.body["config"]["plan"], "pro");
+
+    // Refused: 400, and 404 for an unknown tenant.
+    for body in [
+        json!({}),
+        json!({"status": "offboarding"}),
+        json!({"status": "pending"}),
+        json!({"status": "bogus"}),
+        json!({"colour": "red"}),
+        json!({"config": "flat"}),
+        json!({"name": ""}),
+    ] {
+        let reply = patch(body.clone()).send().await;
+        assert_eq!(
+            (reply.status, &reply.body["error"]),
+            (400, &json!("invalid_request")),
+            "{body}"
+        );
+    }
+    let reply = patch(json!({"name": "x"}))
+        .header("if-match", "latest")
+        .send()
+        .await;
+    assert_eq!(reply.status, 400);
+    let reply = server
+        .call(Method::PATCH, &format!("/admin/tenants/{}", fresh_tenant()))
+        .admin()
+        .json(json!({"status": "suspended"}))
+        .send()
+        .await;
+    assert_eq!(
+        (reply.status, reply.body),
+        (404, error("not_found", "no such tenant"))
+    );
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn admin_issues_lists_and_revokes_api_keys() {
+    let server = Server::start("k=acme").await;
+    let t = fresh_tenant();
+    server.provisioned(t.as_str()).await;
+    let path = format!("/admin/tenants/{t}/api-keys");
+
+    let mut issued = Vec::new();
+    for name in ["ci", "billing export"] {
+        let reply = server
+            .call(Method::POST, &path)
+            .admin()
+            .json(json!({"name": name}))
+            .send()
+            .await;
+        assert_eq!(reply.status, 201, "{:?}", reply.body);
+        assert_eq!(fields(&reply.body), ["created_at", "key", "name", "prefix"]);
+        assert_eq!(reply.body["name"], name);
+        let key = reply.body["key"].as_str().unwrap().to_owned();
+        let prefix = reply.body["prefix"].as_str().unwrap().to_owned();
+        assert!(key.starts_with(&format!("{prefix}_")), "{key} {prefix}");
+        issued.push((key, prefix, reply.body));
+    }
+
+    let (status, _, bytes) = server.call(Method::GET, &path).admin().send_raw().await;
+    assert_eq!(status, 200);
+    let text = String::from_utf8(bytes.to_vec()).unwrap();
+    for (key, _, _) in &issued {
+        assert!(!text.contains(key.as_str()), "the list shows a secret");
+    }
+    let listed: Value = serde_json::from_str(&text).unwrap();
+    let want: Vec<Value> = issued
+        .iter()
+        .map(|(_, prefix, body)| {
+            json!({"name": body["name"], "prefix": prefix, "created_at": body["created_at"]})
+        })
+        .collect();
+    assert_eq!(listed, json!(want));
+
+    // Revoke the first: 204, gone from the list; again 404.
+    let revoke = format!("{path}/{}", issued[0].1);
+    let reply = server.call(Method::DELETE, &revoke).admin().send().await;
+    assert_eq!((reply.status, reply.body), (204, Value::Null));
+    let listed = server.call(Method::GET, &path).admin().send().await;
+    assert_eq!(listed.body, json!([want[1].clone()]));
+    let reply = server.call(Method::DELETE, &revoke).admin().send().await;
+    assert_eq!(
+        (reply.status, reply.body),
+        (404, error("not_found", "no such API key"))
+    );
+    // Another tenant cannot revoke it.
+    let other = fresh_tenant();
+    server.provisioned(other.as_str()).await;
+    let reply = server
+        .call(
+            Method::DELETE,
+            &format!("/admin/tenants/{other}/api-keys/{}", issued[1].1),
+        )
+        .admin()
+        .send()
+        .await;
+    assert_eq!(reply.status, 404);
+    let listed = server.call(Method::GET, &path).admin().send().await;
+    assert_eq!(listed.body, json!([want[1].clone()]));
+
+    // A bad name; an unknown tenant.
+    for body in [json!({"name": ""}), json!({}), json!({"name": 7})] {
+        let reply = server
+            .call(Method::POST, &path)
+            .admin()
+            .json(body.clone())
+            .send()
+            .await;
+        assert_eq!(
+            (reply.status, &reply.body["error"]),
+            (400, &json!("invalid_request")),
+            "{body}"
+        );
+    }
+    let unknown = format!("/admin/tenants/{}/api-keys", fresh_tenant());
+    let reply = server
+        .call(Method::POST, &unknown)
+        .admin()
+        .json(json!({"name": "ci"}))
+        .send()
+        .await;
+    assert_eq!(
+        (reply.status, reply.body),
+        (404, error("not_found", "no such tenant"))
+    );
+    let reply = server.call(Method::GET, &unknown).admin().send().await;
+    assert_eq!(reply.status, 404);
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn admin_exports_a_tenant_as_json_lines() {
+    let (a, b) = (fresh_tenant(), fresh_tenant());
+    let server = Server::start(&format!("k={a}|{b}")).await;
+    server.provisioned(a.as_str()).await;
+    server.provisioned(b.as_str()).await;
+    let mut titles = Vec::new();
+    for n in 0..3 {
+        let title = format!("a{n}");
+        server.note("k", a.as_str(), &title).await;
+        titles.push(title);
+    }
+    server.note("k", b.as_str(), "b's").await;
+
+    let (status, headers, bytes) = server
+        .call(Method::GET, &format!("/admin/tenants/{a}/export"))
+        .admin()
+        .send_raw()
+        .await;
+    assert_eq!(status, 200);
+    assert_eq!(headers["content-type"], "application/x-ndjson");
+    let text = String::from_utf8(bytes.to_vec()).unwrap();
+    assert!(text.ends_with('\n'));
+    let lines: Vec<Value> = text
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|_| panic!("not JSON: {l}")))
+        .collect();
+    let stored = tenant_items(&server.db, a.as_str()).await;
+    assert_eq!(stored.len(), 3);
+    assert_eq!(lines.len(), stored.len());
+    let mut exported = Vec::new();
+    for line in &lines {
+        assert_eq!(
+            fields(line),
+            ["attributes", "kind", "model", "model_prefix", "pk", "sk"]
+        );
+        assert_eq!(line["model_prefix"], "note");
+        assert_eq!(line["kind"], "item");
+        assert_eq!(line["model"], "Note");
+        let id = line["attributes"]["id"].as_str().unwrap();
+        assert_eq!(line["pk"], json!([id]));
+        assert!(line["sk"].is_array());
+        assert_eq!(line["attributes"]["tag"], "t");
+        exported.push(line["attributes"]["title"].as_str().unwrap().to_owned());
+    }
+    exported.sort();
+    assert_eq!(exported, titles);
+
+    // A tenant with nothing stored exports nothing; an unknown one is 404.
+    let empty = fresh_tenant();
+    server.provisioned(empty.as_str()).await;
+    let (status, headers, bytes) = server
+        .call(Method::GET, &format!("/admin/tenants/{empty}/export"))
+        .admin()
+        .send_raw()
+        .await;
+    assert_eq!(
+        (
+            status,
+            headers["content-type"].to_str().unwrap(),
+            bytes.len()
+        ),
+        (200, "application/x-ndjson", 0)
+    );
+    let reply = server
+        .call(
+            Method::GET,
+            &format!("/admin/tenants/{}/export", fresh_tenant()),
+        )
+        .admin()
+        .send()
+        .await;
+    assert_eq!(
+        (reply.status, reply.body),
+        (404, error("not_found", "no such tenant"))
+    );
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn admin_offboards_a_tenant_completely() {
+    let (a, b) = (fresh_tenant(), fresh_tenant());
+    let server = Server::start(&format!("k={a}|{b}")).await;
+    let created = server
+        .provision(json!({"id": a.as_str(), "name": "A", "subdomain": fresh_label()}))
+        .await;
+    assert_eq!(created.status, 201);
+    server.provisioned(b.as_str()).await;
+    for n in 0..4 {
+        server.note("k", a.as_str(), &format!("a{n}")).await;
+    }
+    let kept = server.note("k", b.as_str(), "b's").await;
+    let key = server
+        .call(Method::POST, &format!("/admin/tenants/{a}/api-keys"))
+        .admin()
+        .json(json!({"name": "ci"}))
+        .send()
+        .await;
+    assert_eq!(key.status, 201);
+    assert_eq!(tenant_items(&server.db, a.as_str()).await.len(), 4);
+    assert_eq!(registry_items(&server.db, a.as_str()).await.len(), 3);
+
+    let reply = server
+        .call(Method::DELETE, &format!("/admin/tenants/{a}"))
+        .admin()
+        .send()
+        .await;
+    assert_eq!((reply.status, reply.body), (204, Value::Null));
+
+    // Nothing of A is stored: no item of its keyspace, no record, host claim or API key.
+    let items = raw_scan(&server.db).await;
+    let prefix = format!("[{a}]#");
+    assert!(
+        !items
+            .iter()
+            .any(|i| s(i, "_pk").is_some_and(|pk| pk.starts_with(&prefix))),
+        "an item of the offboarded tenant is left"
+    );
+    assert!(registry_items(&server.db, a.as_str()).await.is_empty());
+    // B is untouched.
+    assert_eq!(tenant_items(&server.db, b.as_str()).await.len(), 1);
+    assert_eq!(registry_items(&server.db, b.as_str()).await.len(), 1);
+    let read = server
+        .call(
+            Method::GET,
+            &format!("/notes/{}", kept["id"].as_str().unwrap()),
+        )
+        .auth("k", b.as_str())
+        .send()
+        .await;
+    assert_eq!((read.status, &read.body), (200, &kept));
+
+    for (method, path) in [
+        (Method::GET, format!("/admin/tenants/{a}")),
+        (Method::DELETE, format!("/admin/tenants/{a}")),
+        (Method::DELETE, format!("/admin/tenants/{}", fresh_tenant())),
+    ] {
+        let reply = server.call(method.clone(), &path).admin().send().await;
+        assert_eq!(
+            (reply.status, reply.body),
+            (404, error("not_found", "no such tenant")),
+            "{method} {path}"
+        );
+    }
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn with_the_registry_on_the_notes_api_admits_registered_tenants_only() {
+    let (active, suspended, unknown, leaving) = (
+        fresh_tenant(),
+        fresh_tenant(),
+        fresh_tenant(),
+        fresh_tenant(),
+    );
+    let keys = format!("k={active}|{suspended}|{unknown}|{leaving}");
+    let server = Server::start_with(&keys, registry_on()).await;
+    server.provisioned(active.as_str()).await;
+    server.provisioned(suspended.as_str()).await;
+    server.provisioned(leaving.as_str()).await;
+    let reply = server
+        .call(Method::PATCH, &format!("/admin/tenants/{suspended}"))
+        .admin()
+        .json(json!({"status": "suspended"}))
+        .send()
+        .await;
+    assert_eq!(reply.status, 200);
+    // Being offboarded (started by another process, say): its record says so.
+    let other_process = dynabao::registry::TenantRegistry::<Value>::new(&server.db).unwrap();
+    drop(other_process.offboarding(&leaving).await.unwrap());
+
+    let post = |tenant: &TenantId| {
+        server
+            .call(Method::POST, "/notes")
+            .auth("k", tenant.as_str())
+            .json(json!({"title": "t", "body": "b", "tag": "x"}))
+    };
+    let reply = post(&unknown).send().await;
+    assert_eq!(
+        (reply.status, reply.body),
+        (404, error("tenant_not_found", "no such tenant"))
+    );
+    let reply = post(&suspended).send().await;
+    assert_eq!(
+        (reply.status, reply.body),
+        (403, error("tenant_suspended", "the tenant is suspended"))
+    );
+    let reply = post(&leaving).send().await;
+    assert_eq!(
+        (reply.status, reply.body),
+        (
+            403,
+            error("tenant_unavailable", "the tenant is not in service")
+        )
+    );
+    assert!(tenant_items(&server.db, unknown.as_str()).await.is_empty());
+    assert!(tenant_items(&server.db, suspended.as_str())
+        .await
+        .is_empty());
+
+    // An API_KEYS principal works for a registered, active tenant, as without the registry.
+    let reply = post(&active).send().await;
+    assert_eq!(reply.status, 201, "{:?}", reply.body);
+    let reply = server
+        .call(Method::GET, "/notes?tag=x")
+        .auth("k", active.as_str())
+        .send()
+        .await;
+    assert_eq!(reply.body["items"].as_array().unwrap().len(), 1);
+    // Its other refusals are unchanged.
+    let reply = server
+        .call(Method::GET, "/notes?tag=x")
+        .header("authorization", "Bearer k")
+        .send()
+        .await;
+    assert_eq!(
+        (reply.status, reply.body),
+        (400, error("tenant_required", "this request needs a tenant"))
+    );
+    let reply = server
+        .call(Method::GET, "/notes?tag=x")
+        .auth("nope", active.as_str())
+        .send()
+        .await;
+    assert_eq!(
+        (reply.status, reply.body),
+        (401, error("unauthorized", "unknown API key"))
+    );
+
+    // Reactivated, the suspended tenant is served again at once.
+    let reply = server
+        .call(Method::PATCH, &format!("/admin/tenants/{suspended}"))
+        .admin()
+        .json(json!({"status": "active"}))
+        .send()
+        .await;
+    assert_eq!(reply.status, 200);
+    let reply = post(&suspended).send().await;
+    assert_eq!(reply.status, 201, "{:?}", reply.body);
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn with_the_registry_on_a_registry_key_names_its_tenant() {
+    let (a, b) = (fresh_tenant(), fresh_tenant());
+    let server = Server::start_with(&format!("k={a}|{b}"), registry_on()).await;
+    server.provisioned(a.as_str()).await;
+    server.provisioned(b.as_str()).await;
+    let issued = server
+        .call(Method::POST, &format!("/admin/tenants/{a}/api-keys"))
+        .admin()
+        .json(json!({"name": "ci"}))
+        .send()
+        .await;
+    assert_eq!(issued.status, 201);
+    let key = issued.body["key"].as_str().unwrap().to_owned();
+    let prefix = issued.body["prefix"].as_str().unwrap().to_owned();
+    let bearer = format!("Bearer {key}");
+
+    // No X-Tenant-ID: the key's tenant.
+    let created = server
+        .call(Method::POST, "/notes")
+        .header("authorization", &bearer)
+        .json(json!({"title": "by key", "body": "b", "tag": "k"}))
+        .send()
+        .await;
+    assert_eq!(created.status, 201, "{:?}", created.body);
+    let id = created.body["id"].as_str().unwrap().to_owned();
+    let stored = tenant_items(&server.db, a.as_str()).await;
+    assert_eq!(stored.len(), 1);
+    assert_eq!(
+        s(&stored[0], "_pk"),
+        Some(format!("[{a}]#note#{id}").as_str())
+    );
+    let read = server
+        .call(Method::GET, &format!("/notes/{id}"))
+        .header("authorization", &bearer)
+        .send()
+        .await;
+    assert_eq!((read.status, &read.body), (200, &created.body));
+    // X-Tenant-ID naming its own tenant: the same.
+    let read = server
+        .call(Method::GET, &format!("/notes/{id}"))
+        .auth(&key, a.as_str())
+        .send()
+        .await;
+    assert_eq!((read.status, &read.body), (200, &created.body));
+    // Another tenant's X-Tenant-ID with it: 403, nothing written.
+    for method in [Method::GET, Method::POST] {
+        let reply = server
+            .call(method.clone(), "/notes?tag=k")
+            .auth(&key, b.as_str())
+            .json(json!({"title": "sneaky", "body": "b", "tag": "k"}))
+            .send()
+            .await;
+        assert_eq!(
+            (reply.status, reply.body),
+            (
+                403,
+                error("tenant_mismatch", "the request names more than one tenant")
+            ),
+            "{method}"
+        );
+    }
+    assert!(tenant_items(&server.db, b.as_str()).await.is_empty());
+    // The key is no admin key.
+    let reply = server
+        .call(Method::GET, "/admin/tenants")
+        .header("authorization", &bearer)
+        .send()
+        .await;
+    assert_eq!(reply.status, 401);
+
+    // Its tenant suspended, the key is refused with the tenant's status.
+    server
+        .call(Method::PATCH, &format!("/admin/tenants/{a}"))
+        .admin()
+        .json(json!({"status": "suspended"}))
+        .send()
+        .await;
+    let reply = server
+        .call(Method::GET, "/notes?tag=k")
+        .header("authorization", &bearer)
+        .send()
+        .await;
+    assert_eq!(
+        (reply.status, &reply.body["error"]),
+        (403, &json!("tenant_suspended"))
+    );
+    server
+        .call(Method::PATCH, &format!("/admin/tenants/{a}"))
+        .admin()
+        .json(json!({"status": "active"}))
+        .send()
+        .await;
+
+    // Revoked, it stops working at once; an unknown key of the same shape never worked.
+    let reply = server
+        .call(
+            Method::DELETE,
+            &format!("/admin/tenants/{a}/api-keys/{prefix}"),
+        )
+        .admin()
+        .send()
+        .await;
+    assert_eq!(reply.status, 204);
+    let forged = format!("{prefix}_AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA");
+    for key in [key.as_str(), forged.as_str()] {
+        let reply = server
+            .call(Method::GET, "/notes?tag=k")
+            .header("authorization", &format!("Bearer {key}"))
+            .send()
+            .await;
+        assert_eq!(
+            (reply.status, reply.body),
+            (401, error("unauthorized", "unknown API key"))
+        );
+    }
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn with_the_registry_off_registry_keys_and_tenants_change_nothing() {
+    let (a, unregistered) = (fresh_tenant(), fresh_tenant());
+    let server = Server::start(&format!("k={a}|{unregistered}")).await;
+    server.provisioned(a.as_str()).await;
+    let issued = server
+        .call(Method::POST, &format!("/admin/tenants/{a}/api-keys"))
+        .admin()
+        .json(json!({"name": "ci"}))
+        .send()
+        .await;
+    let key = issued.body["key"].as_str().unwrap().to_owned();
+    // The registry's key is unknown to the notes API ...
+    let reply = server
+        .call(Method::GET, "/notes?tag=x")
+        .auth(&key, a.as_str())
+        .send()
+        .await;
+    assert_eq!(
+        (reply.status, reply.body),
+        (401, error("unauthorized", "unknown API key"))
+    );
+    // ... and a tenant need not be registered, nor active.
+    server.note("k", unregistered.as_str(), "fine").await;
+    server
+        .call(Method::PATCH, &format!("/admin/tenants/{a}"))
+        .admin()
+        .json(json!({"status": "suspended"}))
+        .send()
+        .await;
+    server.note("k", a.as_str(), "still fine").await;
+    server.stop().await;
 }
