@@ -714,15 +714,26 @@ async fn export_tenant(
 // ---------------------------------------------------------------------------------------------
 // The process.
 
-/// Connects to `DYNAMODB_ENDPOINT` (or the testkit's embedded engine) and creates the table
-/// `DYNABAO_TABLE` (default `notes`) if it is missing.
+/// Connects to `DYNAMODB_ENDPOINT` (or, when it is unset, the testkit's embedded engine) and
+/// creates the table `DYNABAO_TABLE` (default `notes`) if it is missing.
 ///
-/// The client is the testkit's: the endpoint above, region `us-east-1` and fixed local
-/// credentials, which is what the local engines (dynoxide, DynamoDB Local, LocalStack) need. A service for AWS builds its
-/// `Db` with `Db::connect(Config::from_env()?)` instead.
+/// A DynamoDB named in `DYNAMODB_ENDPOINT` (DynamoDB Local, LocalStack, a dynoxide server, or
+/// AWS's own endpoint) is reached the way a production service reaches it:
+/// `Db::connect(Config::from_env())`, with the AWS SDK's credential chain and region (dummy
+/// credentials on a loopback endpoint when there are none). Only with nothing named does the
+/// example start the embedded engine, so that it runs with nothing installed.
 pub async fn connect() -> Result<Db, dynabao::Error> {
     let table = std::env::var("DYNABAO_TABLE").unwrap_or_else(|_| "notes".to_owned());
-    let db = Db::new(dynabao::testkit::sdk_client().await?, table, Tenancy::On);
+    let named = std::env::var("DYNAMODB_ENDPOINT").is_ok_and(|e| !e.trim().is_empty());
+    let db = if named {
+        let config = dynabao::Config::from_lookup(|name| match name {
+            "DYNABAO_TABLE" => Some(table.clone()),
+            _ => std::env::var(name).ok(),
+        })?;
+        Db::connect(config).await?
+    } else {
+        Db::new(dynabao::testkit::sdk_client().await?, table, Tenancy::On)
+    };
     db.create_table().await?;
     Ok(db)
 }

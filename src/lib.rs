@@ -163,6 +163,10 @@ pub use dynabao_derive::KeyPart;
 /// `Ulid`.
 pub use ulid::{self, Ulid};
 
+/// The uuid crate behind `uuid::Uuid` keys (uuid 1.x, feature `uuid`).
+#[cfg(feature = "uuid")]
+pub use uuid;
+
 /// The chrono crate dynabao's timestamps use (chrono 0.4): `dynabao::chrono::{DateTime, Utc,
 /// NaiveDate}`.
 pub use chrono;

@@ -452,5 +452,33 @@ mod tests {
             let (a, b) = (Ulid(a), Ulid(b));
             prop_assert_eq!(a.cmp(&b), enc(&a).cmp(&enc(&b)));
         }
+
+        #[test]
+        fn naive_date_and_time_order_is_kept(a in arb_datetime(), b in arb_datetime()) {
+            let (da, db) = (a.date_naive(), b.date_naive());
+            prop_assert_eq!(da.cmp(&db), enc(&da).cmp(&enc(&db)));
+            let (ta, tb) = (a.naive_utc(), b.naive_utc());
+            prop_assert_eq!(ta.cmp(&tb), enc(&ta).cmp(&enc(&tb)));
+        }
+
+        #[cfg(feature = "uuid")]
+        #[test]
+        fn uuid_order_is_kept(a in any::<u128>(), b in any::<u128>()) {
+            let (a, b) = (uuid::Uuid::from_u128(a), uuid::Uuid::from_u128(b));
+            prop_assert_eq!(a.cmp(&b), enc(&a).cmp(&enc(&b)));
+        }
+    }
+
+    #[test]
+    fn naive_dates_outside_four_digit_years_are_refused() {
+        let far = NaiveDate::from_ymd_opt(10_000, 1, 1).expect("a date");
+        let mut out = String::new();
+        assert!(far.write_key(&mut KeyWriter::new(&mut out)).is_err());
+        let before = NaiveDate::from_ymd_opt(-1, 1, 1).expect("a date");
+        assert!(before
+            .and_hms_opt(0, 0, 0)
+            .expect("a time")
+            .write_key(&mut KeyWriter::new(&mut out))
+            .is_err());
     }
 }

@@ -17,6 +17,8 @@ mod example_axum;
 mod example_jobs;
 mod faults;
 mod isolation_data;
+#[cfg(feature = "uuid")]
+mod key_types;
 #[cfg(feature = "lambda")]
 mod lambda_events;
 mod layout;
