@@ -456,6 +456,15 @@ fn path_tenant(raw: &str) -> AdminResult<TenantId> {
     TenantId::new(raw).map_err(|_| no_tenant())
 }
 
+/// The tenant a path names, when the registry has it (read fresh, not from the cache).
+async fn known_tenant(registry: &Registry, raw: &str) -> AdminResult<TenantId> {
+    let id = path_tenant(raw)?;
+    match registry.fetch(&id).await.map_err(admin_error)? {
+        Some(_) => Ok(id),
+        None => Err(no_tenant()),
+    }
+}
+
 /// Parses a JSON body into `T`, with a 400 that says what is wrong.
 fn json_body<T: serde::de::DeserializeOwned>(body: &Bytes) -> AdminResult<T> {
     serde_json::from_slice(body).map_err(|e| invalid(format!("invalid JSON body: {e}")))
@@ -471,20 +480,9 @@ fn record_response(status: StatusCode, record: &TenantRecord<Value>) -> Response
     response
 }
 
-/// The version an `If-Match` header names: `3`, `"3"` or `W/"3"`.
+/// The tenant version an `If-Match` header names.
 fn if_match(headers: &HeaderMap) -> AdminResult<Option<u64>> {
-    let Some(value) = headers.get(IF_MATCH) else {
-        return Ok(None);
-    };
-    let text = value.to_str().unwrap_or_default().trim();
-    let text = text.strip_prefix("W/").unwrap_or(text);
-    let text = text
-        .strip_prefix('"')
-        .and_then(|t| t.strip_suffix('"'))
-        .unwrap_or(text);
-    text.parse::<u64>()
-        .map(Some)
-        .map_err(|_| invalid("If-Match must be a tenant version"))
+    notes::if_match_version(headers).map_err(|()| invalid("If-Match must be a tenant version"))
 }
 
 #[derive(Deserialize)]
@@ -630,10 +628,7 @@ async fn list_api_keys(
     State(registry): State<Registry>,
     Path(id): Path<String>,
 ) -> AdminResult<Response> {
-    let id = path_tenant(&id)?;
-    if registry.fetch(&id).await.map_err(admin_error)?.is_none() {
-        return Err(no_tenant());
-    }
+    let id = known_tenant(&registry, &id).await?;
     let keys = registry.list_api_keys(&id).await.map_err(admin_error)?;
     Ok(Json(keys).into_response())
 }
@@ -687,10 +682,7 @@ async fn export_tenant(
     State(registry): State<Registry>,
     Path(id): Path<String>,
 ) -> AdminResult<Response> {
-    let id = path_tenant(&id)?;
-    if registry.fetch(&id).await.map_err(admin_error)?.is_none() {
-        return Err(no_tenant());
-    }
+    let id = known_tenant(&registry, &id).await?;
     let mut export = registry.export(&id);
     // The first page before the answer starts, so that a failure to read at all is a status.
     let first = export.next_page().await.map_err(admin_error)?;

@@ -257,8 +257,8 @@ struct NoteChanges {
     tag: Option<String>,
 }
 
-/// The version an `If-Match` header names: `3`, `"3"` or `W/"3"`.
-fn if_match(headers: &HeaderMap) -> ApiResult<Option<u64>> {
+/// The version an `If-Match` header names: `3`, `"3"` or `W/"3"`; `Err` for anything else.
+pub fn if_match_version(headers: &HeaderMap) -> Result<Option<u64>, ()> {
     let Some(value) = headers.get(IF_MATCH) else {
         return Ok(None);
     };
@@ -268,9 +268,12 @@ fn if_match(headers: &HeaderMap) -> ApiResult<Option<u64>> {
         .strip_prefix('"')
         .and_then(|t| t.strip_suffix('"'))
         .unwrap_or(text);
-    text.parse::<u64>()
-        .map(Some)
-        .map_err(|_| ApiError::invalid("If-Match must be a note version"))
+    text.parse::<u64>().map(Some).map_err(|_| ())
+}
+
+/// [`if_match_version`], refused as a note version.
+fn if_match(headers: &HeaderMap) -> ApiResult<Option<u64>> {
+    if_match_version(headers).map_err(|()| ApiError::invalid("If-Match must be a note version"))
 }
 
 async fn update(

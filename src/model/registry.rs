@@ -73,14 +73,7 @@ impl Registration {
         line: u32,
         column: u32,
     ) -> Self {
-        Registration {
-            schema,
-            module,
-            file,
-            line,
-            column,
-            constraint_keys: no_constraints,
-        }
+        Registration::with(schema, module, (file, line, column), no_constraints)
     }
 
     /// Used by the derive.
@@ -91,13 +84,27 @@ impl Registration {
         line: u32,
         column: u32,
     ) -> Self {
+        Registration::with(
+            M::SCHEMA,
+            module,
+            (file, line, column),
+            constraint_keys_of::<M>,
+        )
+    }
+
+    const fn with(
+        schema: &'static Schema,
+        module: &'static str,
+        (file, line, column): (&'static str, u32, u32),
+        constraint_keys: ConstraintKeys,
+    ) -> Self {
         Registration {
-            schema: M::SCHEMA,
+            schema,
             module,
             file,
             line,
             column,
-            constraint_keys: constraint_keys_of::<M>,
+            constraint_keys,
         }
     }
 

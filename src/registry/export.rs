@@ -628,30 +628,22 @@ fn encode(db: &Db, scope: &KeyScope, plan: &Plan, position: &Position) -> Result
             )),
         })
         .collect::<Result<_, _>>()?;
-    cursor::encode(
-        db.cursor_key(),
-        &Binding {
-            scope,
-            model_prefix: CHECKPOINT,
-            index: "",
-            condition: TenantExport::binding_digest(plan),
-        },
-        &state,
-    )
+    cursor::encode(db.cursor_key(), &binding(scope, plan), &state)
+}
+
+/// What a checkpoint of `plan` for `scope` is bound to.
+fn binding<'s>(scope: &'s KeyScope, plan: &Plan) -> Binding<'s> {
+    Binding {
+        scope,
+        model_prefix: CHECKPOINT,
+        index: "",
+        condition: TenantExport::binding_digest(plan),
+    }
 }
 
 /// Opens a sealed position.
 fn decode(db: &Db, scope: &KeyScope, plan: &Plan, checkpoint: &str) -> Result<Position, Error> {
-    let state = cursor::decode(
-        db.cursor_key(),
-        &Binding {
-            scope,
-            model_prefix: CHECKPOINT,
-            index: "",
-            condition: TenantExport::binding_digest(plan),
-        },
-        checkpoint,
-    )?;
+    let state = cursor::decode(db.cursor_key(), &binding(scope, plan), checkpoint)?;
     let prefix = scope.tenant_prefix();
     let state: Item = state
         .into_iter()

@@ -21,7 +21,7 @@ use serde_json::{json, Value};
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 
-use crate::support::{raw_scan, s};
+use crate::support::{raw_scan, registry_items, s, tenant_items};
 
 // Both this and the other notes example include examples/notes/mod.rs, so this binary loads it
 // twice, as two separate modules, on purpose.
@@ -846,30 +846,6 @@ fn registry_on() -> axum_service::AppOptions {
         registry: true,
         ..axum_service::AppOptions::default()
     }
-}
-
-/// The raw items whose `_pk` starts with `[t]#`: the tenant's own data.
-async fn tenant_items(db: &Db, t: &str) -> Vec<dynabao::Item> {
-    let prefix = format!("[{t}]#");
-    raw_scan(db)
-        .await
-        .into_iter()
-        .filter(|i| s(i, "_pk").is_some_and(|pk| pk.starts_with(&prefix)))
-        .collect()
-}
-
-/// The raw registry items (`_tenant`, `_thost`, `_apikey`) that name tenant `t`.
-async fn registry_items(db: &Db, t: &str) -> Vec<dynabao::Item> {
-    raw_scan(db)
-        .await
-        .into_iter()
-        .filter(|i| {
-            let pk = s(i, "_pk").unwrap_or_default();
-            (pk.starts_with("_tenant#") && s(i, "id") == Some(t))
-                || ((pk.starts_with("_thost#") || pk.starts_with("_apikey#"))
-                    && s(i, "tenant") == Some(t))
-        })
-        .collect()
 }
 
 impl Server {

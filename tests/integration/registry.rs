@@ -48,30 +48,6 @@ fn fresh_label() -> String {
     fresh_tenant().as_str().to_ascii_lowercase()
 }
 
-/// The raw items whose keys start with `[t]#`.
-async fn tenant_items(db: &Db, t: &TenantId) -> Vec<Item> {
-    let prefix = format!("[{t}]#");
-    raw_scan(db)
-        .await
-        .into_iter()
-        .filter(|i| s(i, "_pk").is_some_and(|pk| pk.starts_with(&prefix)))
-        .collect()
-}
-
-/// The raw registry items (`_tenant`, `_thost`, `_apikey`) that name tenant `t`.
-async fn registry_items(db: &Db, t: &TenantId) -> Vec<Item> {
-    raw_scan(db)
-        .await
-        .into_iter()
-        .filter(|i| {
-            let pk = s(i, "_pk").unwrap_or_default();
-            (pk.starts_with("_tenant#") && s(i, "id") == Some(t.as_str()))
-                || ((pk.starts_with("_thost#") || pk.starts_with("_apikey#"))
-                    && s(i, "tenant") == Some(t.as_str()))
-        })
-        .collect()
-}
-
 #[tokio::test]
 async fn provision_is_validated_idempotent_and_unique() -> R {
     let db = fresh_db().await?;

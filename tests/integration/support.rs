@@ -28,6 +28,31 @@ pub async fn raw_scan(db: &Db) -> Vec<Item> {
     }
 }
 
+/// The raw items whose `_pk` starts with `[t]#`: the tenant's own data.
+pub async fn tenant_items(db: &Db, t: impl std::fmt::Display) -> Vec<Item> {
+    let prefix = format!("[{t}]#");
+    raw_scan(db)
+        .await
+        .into_iter()
+        .filter(|i| s(i, "_pk").is_some_and(|pk| pk.starts_with(&prefix)))
+        .collect()
+}
+
+/// The raw items of the tenant registry (`_tenant`, `_thost`, `_apikey`) that name tenant `t`.
+pub async fn registry_items(db: &Db, t: impl std::fmt::Display) -> Vec<Item> {
+    let t = t.to_string();
+    raw_scan(db)
+        .await
+        .into_iter()
+        .filter(|i| {
+            let pk = s(i, "_pk").unwrap_or_default();
+            (pk.starts_with("_tenant#") && s(i, "id") == Some(t.as_str()))
+                || ((pk.starts_with("_thost#") || pk.starts_with("_apikey#"))
+                    && s(i, "tenant") == Some(t.as_str()))
+        })
+        .collect()
+}
+
 /// The item stored under exactly (`_pk`, `_sk`), through a raw consistent GetItem.
 pub async fn raw_get(db: &Db, pk: &str, sk: &str) -> Option<Item> {
     let out = db

@@ -256,7 +256,7 @@ fn build_refuses_unsafe_or_empty_configurations() {
     assert_eq!(
         format!("{layer:?}"),
         "TenantLayer { resolvers: [(\"api_key\", Verified), (\"header\", Verified)], \
-         authorizer: false, excluded: [] }"
+         authorizer: false, gate: false, excluded: [] }"
     );
 }
 
