@@ -33,7 +33,7 @@ pub enum OrderState {
 /// can show that every order it counted belongs to the tenant it was counted for.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Model)]
 #[bao(prefix = "ord")]
-#[bao(index(name = "by_state", gsi = 1, pk = "state", sk = "placed_at"))]
+#[bao(index(by_state(gsi = 1, pk = "state", sk = "placed_at")))]
 pub struct Order {
     #[bao(pk, auto)]
     pub id: Ulid,

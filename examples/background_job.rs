@@ -48,7 +48,7 @@ pub enum InvoiceStatus {
 /// A tenant's invoice.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Model)]
 #[bao(prefix = "inv")]
-#[bao(index(name = "by_status", gsi = 1, pk = "status", sk = "due"))]
+#[bao(index(by_status(gsi = 1, pk = "status", sk = "due")))]
 pub struct Invoice {
     #[bao(pk, auto)]
     pub id: Ulid,

@@ -30,7 +30,7 @@ enum Status {
 
 #[derive(Debug, Clone, Serialize, Deserialize, Model)]
 #[bao(prefix = "u")]
-#[bao(index(name = "by_status", gsi = 1, pk = "status", sk = "created_at"))]
+#[bao(index(by_status(gsi = 1, pk = "status", sk = "created_at")))]
 struct User {
     #[bao(pk)]
     id: Ulid,

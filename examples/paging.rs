@@ -16,7 +16,7 @@ use serde::{Deserialize, Serialize};
 
 #[derive(Debug, Clone, Serialize, Deserialize, Model)]
 #[bao(prefix = "ev")]
-#[bao(index(name = "by_kind", gsi = 1, pk = "kind", sk = "at"))]
+#[bao(index(by_kind(gsi = 1, pk = "kind", sk = "at")))]
 struct Event {
     #[bao(pk)]
     id: String,

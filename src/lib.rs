@@ -12,7 +12,7 @@
 //!
 //! #[derive(Debug, Clone, Serialize, Deserialize, Model)]
 //! #[bao(prefix = "note")]
-//! #[bao(index(name = "by_tag", gsi = 1, pk = "tag"))]
+//! #[bao(index(by_tag(gsi = 1, pk = "tag")))]
 //! struct Note {
 //!     #[bao(pk)]
 //!     id: String,

@@ -133,9 +133,14 @@ pub fn container(attrs: &[Attribute]) -> syn::Result<ContainerAttrs> {
                     let mut gsi: Option<LitInt> = None;
                     let mut pk = None;
                     let mut sk = None;
-                    meta.parse_nested_meta(|inner| {
+                    // `index(by_x(gsi = 1, pk = "x"))`, named by the list it is written in, or
+                    // `index(name = "by_x", gsi = 1, pk = "x")`. The first keeps clippy's
+                    // duplicated_attributes quiet in the user's crate: it compares a nested key
+                    // by the lists around it, so `gsi = 1` and `sk = "at"` in two indexes look
+                    // repeated unless each index is a list of its own name.
+                    let mut option = |inner: syn::meta::ParseNestedMeta<'_>, named: bool| {
                         let ispan = inner.path.span();
-                        if inner.path.is_ident("name") {
+                        if inner.path.is_ident("name") && !named {
                             let s: LitStr = inner.value()?.parse()?;
                             set_once(&mut name, s, ispan, "name")
                         } else if inner.path.is_ident("gsi") {
@@ -148,11 +153,32 @@ pub fn container(attrs: &[Attribute]) -> syn::Result<ContainerAttrs> {
                             let e: Expr = inner.value()?.parse()?;
                             set_once(&mut sk, name_list(&e)?, ispan, "sk")
                         } else {
-                            Err(inner.error("unknown index option; expected name, gsi, pk or sk"))
+                            Err(inner.error("unknown index option; expected gsi, pk or sk"))
+                        }
+                    };
+                    let mut named: Option<LitStr> = None;
+                    meta.parse_nested_meta(|inner| {
+                        let listed = inner.input.peek(syn::token::Paren);
+                        match inner.path.get_ident() {
+                            Some(ident) if listed && named.is_none() => {
+                                named = Some(LitStr::new(&ident.to_string(), ident.span()));
+                                inner.parse_nested_meta(|o| option(o, true))
+                            }
+                            _ if listed => Err(inner.error(
+                                "one index per index(..): write index(a(..)), index(b(..))",
+                            )),
+                            _ => option(inner, false),
                         }
                     })?;
-                    let name =
-                        name.ok_or_else(|| syn::Error::new(span, "index needs name = \"...\""))?;
+                    if let Some(n) = named {
+                        set_once(&mut name, n, span, "name")?;
+                    }
+                    let name = name.ok_or_else(|| {
+                        syn::Error::new(
+                            span,
+                            "index needs a name: index(by_x(gsi = 1, pk = \"x\"))",
+                        )
+                    })?;
                     let gsi =
                         gsi.ok_or_else(|| syn::Error::new(span, "index needs gsi = 1..=5"))?;
                     let gsi_value: u8 = gsi.base10_parse().unwrap_or(0);

@@ -35,7 +35,7 @@ use ulid::Ulid;
 /// creation time (the id breaks ties, so the order is total).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Model)]
 #[bao(prefix = "note")]
-#[bao(index(name = "by_tag", gsi = 1, pk = "tag", sk = ["created_at", "id"]))]
+#[bao(index(by_tag(gsi = 1, pk = "tag", sk = ["created_at", "id"])))]
 pub struct Note {
     #[bao(pk, auto)]
     pub id: Ulid,

@@ -20,7 +20,7 @@ pub(crate) enum Listing {
 #[derive(Debug, Clone, Serialize, Deserialize, crate::Model)]
 #[bao(prefix = "_tenant")]
 #[bao(global)]
-#[bao(index(name = "by_listing", gsi = 1, pk = "listing", sk = "id"))]
+#[bao(index(by_listing(gsi = 1, pk = "listing", sk = "id")))]
 pub(crate) struct TenantItem {
     #[bao(pk)]
     pub(crate) id: String,
@@ -68,7 +68,7 @@ pub(crate) struct HostItem {
 #[derive(Debug, Clone, Serialize, Deserialize, crate::Model)]
 #[bao(prefix = "_apikey")]
 #[bao(global)]
-#[bao(index(name = "by_tenant", gsi = 1, pk = "tenant", sk = "id"))]
+#[bao(index(by_tenant(gsi = 1, pk = "tenant", sk = "id")))]
 pub(crate) struct ApiKeyItem {
     /// The key's public prefix (`dbk_01j...`).
     #[bao(pk)]

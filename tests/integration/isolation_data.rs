@@ -19,7 +19,7 @@ type R<T = ()> = dynabao::Result<T>;
 /// A model with a "custom fields" map that an API fills from a request body.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Model)]
 #[bao(prefix = "iprof")]
-#[bao(index(name = "by_team", gsi = 2, pk = "team"))]
+#[bao(index(by_team(gsi = 2, pk = "team")))]
 pub struct Profile {
     #[bao(pk)]
     pub id: String,
@@ -175,7 +175,7 @@ async fn an_absent_index_half_is_not_written() -> R {
 /// An iterable model with an index, for counts.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Model)]
 #[bao(prefix = "isig")]
-#[bao(index(name = "by_kind", gsi = 1, pk = "kind"))]
+#[bao(index(by_kind(gsi = 1, pk = "kind")))]
 #[bao(iterable(gsi = 5, buckets = 1))]
 pub struct Signal {
     #[bao(pk)]

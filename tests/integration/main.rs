@@ -2,10 +2,6 @@
 //! `DYNAMODB_ENDPOINT` (see `support::engines` for what they may rely on). One binary, many
 //! modules, one engine per run.
 
-// clippy's duplicated_attributes misfires on derive helper attributes that repeat a key with
-// different values (rust-clippy#13238), such as two `#[bao(index(.., gsi = N))]`.
-#![allow(clippy::duplicated_attributes)]
-
 mod architecture;
 mod batch;
 mod compile_fail;

@@ -14,8 +14,8 @@ pub enum Status {
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Model)]
 #[bao(prefix = "u")]
-#[bao(index(name = "by_status", gsi = 1, pk = "status", sk = "created_at"))]
-#[bao(index(name = "by_email", gsi = 2, pk = "email"))]
+#[bao(index(by_status(gsi = 1, pk = "status", sk = "created_at")))]
+#[bao(index(by_email(gsi = 2, pk = "email")))]
 pub struct User {
     #[bao(pk, auto)]
     pub id: Ulid,
@@ -52,8 +52,8 @@ impl User {
 /// on an optional field.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Model)]
 #[bao(prefix = "post")]
-#[bao(index(name = "by_author", gsi = 1, pk = "author_id", sk = "published_at"))]
-#[bao(index(name = "by_tag", gsi = 3, pk = "tag", sk = ["author_id", "seq"]))]
+#[bao(index(by_author(gsi = 1, pk = "author_id", sk = "published_at")))]
+#[bao(index(by_tag(gsi = 3, pk = "tag", sk = ["author_id", "seq"])))]
 pub struct Post {
     #[bao(pk)]
     pub author_id: Ulid,
@@ -101,7 +101,7 @@ pub struct Session {
 /// update must give every field of an index key half it touches.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Model)]
 #[bao(prefix = "task")]
-#[bao(index(name = "by_board", gsi = 2, pk = "board", sk = ["lane", "rank"]))]
+#[bao(index(by_board(gsi = 2, pk = "board", sk = ["lane", "rank"])))]
 pub struct Task {
     #[bao(pk, auto)]
     pub id: Ulid,

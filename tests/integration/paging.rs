@@ -15,7 +15,7 @@ type R = Result<(), Error>;
 /// A model whose index partition (and table partition) other models' items can share.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Model)]
 #[bao(prefix = "pg")]
-#[bao(index(name = "by_owner", gsi = 1, pk = "owner", sk = "path"))]
+#[bao(index(by_owner(gsi = 1, pk = "owner", sk = "path")))]
 pub struct Sheet {
     #[bao(pk)]
     pub folder: String,

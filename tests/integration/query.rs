@@ -19,10 +19,10 @@ type R = Result<(), Error>;
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Model)]
 #[bao(prefix = "ev")]
-#[bao(index(name = "by_kind", gsi = 1, pk = "kind", sk = "at"))]
-#[bao(index(name = "by_score", gsi = 2, pk = "kind", sk = "score"))]
-#[bao(index(name = "by_rank", gsi = 3, pk = "kind", sk = "rank"))]
-#[bao(index(name = "by_ref", gsi = 4, pk = "kind", sk = "ref_id"))]
+#[bao(index(by_kind(gsi = 1, pk = "kind", sk = "at")))]
+#[bao(index(by_score(gsi = 2, pk = "kind", sk = "score")))]
+#[bao(index(by_rank(gsi = 3, pk = "kind", sk = "rank")))]
+#[bao(index(by_ref(gsi = 4, pk = "kind", sk = "ref_id")))]
 #[bao(iterable(gsi = 5, buckets = 4))]
 pub struct Event {
     #[bao(pk)]
@@ -59,7 +59,7 @@ fn event(id: &str, kind: &str, rank: i64) -> Event {
 /// A model with a text sort key on the table and on an index.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Model)]
 #[bao(prefix = "qdoc")]
-#[bao(index(name = "by_owner", gsi = 1, pk = "owner", sk = "path"))]
+#[bao(index(by_owner(gsi = 1, pk = "owner", sk = "path")))]
 pub struct Doc {
     #[bao(pk)]
     pub folder: String,

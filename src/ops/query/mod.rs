@@ -164,7 +164,7 @@ impl<'a, M: Model, S, O> Query<'a, M, S, O> {
     /// # use chrono::{DateTime, Utc};
     /// # #[derive(Clone, serde::Serialize, serde::Deserialize, Model)]
     /// # #[bao(prefix = "e")]
-    /// # #[bao(index(name = "by_kind", gsi = 1, pk = "kind", sk = "at"))]
+    /// # #[bao(index(by_kind(gsi = 1, pk = "kind", sk = "at")))]
     /// # struct Event { #[bao(pk)] id: String, kind: String, at: DateTime<Utc> }
     /// # async fn f(db: &Db, from: DateTime<Utc>, to: DateTime<Utc>) -> dynabao::Result<()> {
     /// let events = Event::query_by_kind(db, "login").sk(between(from, to)).all().await?;
@@ -258,7 +258,7 @@ impl<'a, M: Model, S, O> Query<'a, M, S, O> {
     /// # use dynabao::{Db, Model};
     /// # #[derive(Clone, serde::Serialize, serde::Deserialize, Model)]
     /// # #[bao(prefix = "u")]
-    /// # #[bao(index(name = "by_team", gsi = 1, pk = "team"))]
+    /// # #[bao(index(by_team(gsi = 1, pk = "team")))]
     /// # struct User { #[bao(pk)] id: String, team: String, email: String, bio: String }
     /// #[derive(serde::Deserialize)]
     /// struct Contact { email: String }
