@@ -140,7 +140,49 @@ impl KeyValueBuilder {
     pub(crate) fn finish_raw(self) -> KeyValue {
         KeyValue(self.buf)
     }
+
+    /// The values so far as the leading parts of longer keys, for conditions on a prefix of a
+    /// composite key.
+    pub(crate) fn finish_prefix(self) -> KeyPrefix {
+        KeyPrefix(self.buf)
+    }
 }
+
+/// The encoded leading parts of composite keys (`due` of a `(due, id)` sort key), and the
+/// bounds that select keys by them.
+///
+/// Every key whose leading parts are `p` is `p`, a separator, then more: the separator sorts
+/// below every character an encoded part holds (those start at `$`), so such keys sort after
+/// `p` itself and before `p` followed by the character after the separator (`$`). Since
+/// encodings sort like values, keys whose leading parts are smaller than `p` sort below `p`,
+/// and larger ones above `p$`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct KeyPrefix(String);
+
+impl KeyPrefix {
+    /// Below every key with these leading parts or larger ones, above every smaller one.
+    pub(crate) fn lower(&self) -> KeyValue {
+        KeyValue(self.0.clone())
+    }
+
+    /// Above every key with these leading parts or smaller ones, below every larger one.
+    pub(crate) fn upper(&self) -> KeyValue {
+        let mut v = self.0.clone();
+        v.push(AFTER_SEPARATOR);
+        KeyValue(v)
+    }
+
+    /// What every key with exactly these leading parts starts with.
+    pub(crate) fn members(&self) -> KeyValue {
+        let mut v = self.0.clone();
+        v.push(SEPARATOR);
+        KeyValue(v)
+    }
+}
+
+/// The character after [`SEPARATOR`].
+const AFTER_SEPARATOR: char = '$';
+const _: () = assert!(AFTER_SEPARATOR as u32 == SEPARATOR as u32 + 1);
 
 /// A stored key taken apart.
 #[derive(Debug, Clone, PartialEq, Eq)]

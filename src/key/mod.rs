@@ -29,7 +29,7 @@ mod unique;
 pub use encode::write_serialized_str;
 pub use encode::{decode_text, encode_part, InvalidKeyPart, KeyPart, KeyWriter};
 pub use layout::{parse_key, KeyScope, ParsedKey};
-pub(crate) use layout::{KeyValue, KeyValueBuilder};
+pub(crate) use layout::{KeyPrefix, KeyValue, KeyValueBuilder};
 pub(crate) use stored::StoredKey;
 pub use unique::{parse_unique_key, ParsedUniqueKey};
 pub(crate) use unique::{OWNER_PK_ATTR, OWNER_SK_ATTR};

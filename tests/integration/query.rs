@@ -712,3 +712,77 @@ async fn equal_key_values_in_two_tenants_never_mix_on_any_index() -> R {
     })
     .await
 }
+
+#[tokio::test]
+async fn conditions_on_a_prefix_of_a_composite_sort_key_are_exact_and_page() -> R {
+    use crate::models::Task;
+    let db = fresh_db().await?;
+    TenantContext::run_with_tenant(fresh_tenant(), async {
+        for (lane, rank) in [
+            ("todo", 1),
+            ("doing", 3),
+            ("done", 2),
+            ("doing", 1),
+            ("todo", 9),
+            ("done", 7),
+            ("dont", 1),
+        ] {
+            Task::create(&db, Task::new("b", lane, rank, "t")).await?;
+        }
+        let lanes = |tasks: Vec<Task>| -> Vec<(String, u32)> {
+            tasks.into_iter().map(|t| (t.lane, t.rank)).collect()
+        };
+        let q = || Task::query_by_board(&db, "b");
+        let s = |v: &str| v.to_owned();
+        assert_eq!(
+            lanes(q().sk_prefix(eq(s("doing"))).all().await?),
+            [(s("doing"), 1), (s("doing"), 3)]
+        );
+        assert_eq!(
+            lanes(q().sk_prefix(lt(s("done"))).all().await?),
+            [(s("doing"), 1), (s("doing"), 3)]
+        );
+        assert_eq!(q().sk_prefix(le(s("done"))).count().await?, 4);
+        assert_eq!(
+            lanes(q().sk_prefix(gt(s("done"))).all().await?),
+            [(s("dont"), 1), (s("todo"), 1), (s("todo"), 9)]
+        );
+        assert_eq!(q().sk_prefix(ge(s("done"))).count().await?, 5);
+        assert_eq!(
+            q().sk_prefix(between(s("doing"), s("done")))
+                .count()
+                .await?,
+            4
+        );
+        assert_eq!(q().sk_prefix(begins_with(s("do"))).count().await?, 5);
+        assert_eq!(q().sk_prefix(eq(s("nope"))).count().await?, 0);
+
+        // Paged: the cursor is bound to the prefix condition and resumes it.
+        let first = q().sk_prefix(ge(s("done"))).limit(2).send().await?;
+        assert_eq!(first.items.len(), 2);
+        let cursor = first.cursor().expect("more").to_owned();
+        let rest = q()
+            .sk_prefix(ge(s("done")))
+            .cursor(cursor.as_str())
+            .all()
+            .await?;
+        assert_eq!(rest.len(), 3);
+        let other = q()
+            .sk_prefix(gt(s("done")))
+            .cursor(cursor.as_str())
+            .send()
+            .await;
+        assert!(
+            matches!(other, Err(Error::InvalidCursor { .. })),
+            "{other:?}"
+        );
+        let reversed = q()
+            .sk_prefix(between(s("doing"), s("dont")))
+            .descending()
+            .all()
+            .await?;
+        assert_eq!(reversed.first().map(|t| t.lane.as_str()), Some("dont"));
+        Ok::<_, Error>(())
+    })
+    .await
+}

@@ -28,7 +28,7 @@ use aws_sdk_dynamodb::types::{AttributeValue, Select};
 use serde::de::DeserializeOwned;
 
 pub use page::Page;
-pub use sort_key::{begins_with, between, eq, ge, gt, le, lt, NoSortKey, SortKey};
+pub use sort_key::{begins_with, between, eq, ge, gt, le, lt, NoSortKey, SortKey, SortKeyPrefix};
 
 use sort_key::EncodedSortKey;
 
@@ -175,6 +175,21 @@ impl<'a, M: Model, S, O> Query<'a, M, S, O> {
         S: KeyPart,
     {
         self.sort = Some(condition.map(Into::into).encode());
+        self
+    }
+
+    /// Restricts the leading parts of a composite sort key: with a `(due, id)` sort key,
+    /// `.sk_prefix(lt(day))` is every item due before `day`, whatever its id. `P` is the first
+    /// part's type (or a tuple of the first parts), checked at compile time.
+    ///
+    /// Exact, as on a whole key: `eq` is every item whose leading parts equal the value, `lt`,
+    /// `le`, `gt`, `ge` and `between` (inclusive) compare the leading parts only, and
+    /// `begins_with` matches the encoding of the first part as a prefix (for text).
+    pub fn sk_prefix<P: KeyPart>(mut self, condition: SortKey<P>) -> Self
+    where
+        S: SortKeyPrefix<P>,
+    {
+        self.sort = Some(condition.encode_prefix());
         self
     }
 
