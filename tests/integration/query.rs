@@ -786,3 +786,100 @@ async fn conditions_on_a_prefix_of_a_composite_sort_key_are_exact_and_page() -> 
     })
     .await
 }
+
+/// A model with a sort key and a unique constraint, for delete_all's transactional path.
+#[derive(Debug, Clone, Serialize, Deserialize, Model)]
+#[bao(prefix = "seat")]
+#[bao(unique(name = "by_holder", field = "holder"))]
+pub struct Seat {
+    #[bao(pk)]
+    pub room: String,
+    #[bao(sk)]
+    pub n: u32,
+    pub holder: String,
+}
+
+#[tokio::test]
+async fn delete_all_deletes_every_page_in_batches_and_resumes_by_cursor() -> R {
+    let counter = RequestCounter::new();
+    let db = fresh_db_counted(&counter).await?;
+    let t = fresh_tenant();
+    TenantContext::run_with_tenant(t.clone(), async {
+        let (author, other) = (Ulid::new(), Ulid::new());
+        for (who, n) in [(author, 60), (other, 3)] {
+            let posts = (0..n).map(|seq| Post {
+                author_id: who,
+                seq,
+                title: format!("p{seq}"),
+                published_at: Utc::now(),
+                tag: None,
+            });
+            db.batch_write().puts(posts).await?;
+        }
+        let before = counter.operations().len();
+        let deleted = Post::query(&db, &author).limit(25).delete_all().await?;
+        assert_eq!(deleted, 60);
+        let ops = counter.operations()[before..].to_vec();
+        let count = |op: &str| ops.iter().filter(|o| *o == op).count();
+        assert_eq!((count("Query"), count("BatchWriteItem")), (3, 3), "{ops:?}");
+        assert_eq!(Post::query(&db, &author).count().await?, 0);
+        assert_eq!(
+            Post::query(&db, &other).count().await?,
+            3,
+            "another partition untouched"
+        );
+
+        // One page, then resumed from its cursor; a filter limits what is deleted.
+        let first = Post::query(&db, &other).limit(1).delete_page().await?;
+        assert_eq!(first.deleted, 1);
+        let cursor = first.cursor.expect("more pages");
+        let rest = Post::query(&db, &other)
+            .filter(Post::TITLE.ne("p2"))
+            .cursor(cursor)
+            .delete_all()
+            .await?;
+        assert_eq!(rest, 1);
+        let left = Post::query(&db, &other).all().await?;
+        assert_eq!(
+            left.iter().map(|p| p.title.as_str()).collect::<Vec<_>>(),
+            ["p2"]
+        );
+        let bad = Post::query(&db, &other).cursor("forged").delete_all().await;
+        assert!(matches!(bad, Err(Error::InvalidCursor { .. })), "{bad:?}");
+
+        // With unique constraints: each delete releases its constraint items.
+        for n in 0..5 {
+            Seat::create(
+                &db,
+                Seat {
+                    room: "a".into(),
+                    n,
+                    holder: format!("h{n}"),
+                },
+            )
+            .await?;
+        }
+        assert_eq!(Seat::query(&db, "a").limit(2).delete_all().await?, 5);
+        let prefix = format!("[{t}]#seat#");
+        let left: Vec<_> = crate::support::raw_scan(&db)
+            .await
+            .into_iter()
+            .filter(|i| crate::support::s(i, "_pk").is_some_and(|pk| pk.starts_with(&prefix)))
+            .collect();
+        assert!(
+            left.is_empty(),
+            "no seat and no constraint item left: {left:?}"
+        );
+        Seat::create(
+            &db,
+            Seat {
+                room: "b".into(),
+                n: 0,
+                holder: "h0".into(),
+            },
+        )
+        .await?;
+        Ok::<_, Error>(())
+    })
+    .await
+}

@@ -14,6 +14,7 @@
 //! partition ends, and then cuts the page after the last item it returns, so the cursor resumes
 //! right after it.
 
+mod delete_all;
 mod page;
 mod sort_key;
 mod stream;
@@ -27,6 +28,7 @@ use aws_sdk_dynamodb::operation::query::QueryInput;
 use aws_sdk_dynamodb::types::{AttributeValue, Select};
 use serde::de::DeserializeOwned;
 
+pub use delete_all::DeletedPage;
 pub use page::Page;
 pub use sort_key::{begins_with, between, eq, ge, gt, le, lt, NoSortKey, SortKey, SortKeyPrefix};
 
