@@ -447,6 +447,17 @@ async fn the_cache_serves_hits_expires_and_keeps_misses_short() -> R {
         registry.get(&t).await?.map(|r| r.status),
         Some(TenantStatus::Active)
     );
+    // A service told of the other process's change invalidates at once.
+    elsewhere.set_status(&t, TenantStatus::Suspended).await?;
+    assert_eq!(
+        registry.get(&t).await?.map(|r| r.status),
+        Some(TenantStatus::Active)
+    );
+    registry.invalidate(&t);
+    assert_eq!(
+        registry.get(&t).await?.map(|r| r.status),
+        Some(TenantStatus::Suspended)
+    );
 
     // A tenant provisioned here replaces its own negative entry at once.
     let late = fresh_tenant();
