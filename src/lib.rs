@@ -198,13 +198,15 @@ pub mod __private {
     pub use crate::key::{write_serialized_str, InvalidKeyPart, KeyPart, KeyWriter};
     pub use crate::model::internals::{
         assert_generated_id, assert_key_part, assert_same, field, field_ref, index, iteration,
-        key_builder, schema, schema_field, ttl_field, unique, write_key, write_opt_key,
-        KeyFieldWriter, Managed, ModelInternals, SchemaBuilder, Timestamp, TtlField, TtlRepr,
+        key_builder, key_field_ref, schema, schema_field, ttl_field, unique, write_key,
+        write_opt_key, KeyFieldWriter, Managed, ModelInternals, SchemaBuilder, Timestamp, TtlField,
+        TtlRepr,
     };
     pub use crate::model::keys::KeyBuilder;
     pub use crate::model::registry::Registration;
     pub use crate::model::{
-        Field, FieldSchema, GeneratedId, IndexSchema, Iteration, Model, Schema, UniqueSchema,
+        Field, FieldSchema, GeneratedId, IndexSchema, Iteration, Model, PrimaryKey, Schema,
+        UniqueSchema,
     };
     pub use crate::model::{InvalidKey, Key};
     pub use crate::ops::query::NoSortKey;

@@ -257,7 +257,7 @@ fn to_operand<V: Serialize>(v: V) -> Operand {
     serde_dynamo::to_attribute_value(v).map_err(|e| e.to_string())
 }
 
-impl<M, T: Serialize> Field<M, T> {
+impl<M, T: Serialize, R> Field<M, T, R> {
     fn cmp(self, op: CmpOp, v: T) -> Condition<M> {
         Condition::new(Node::Cmp(Path::top(self.attr()), op, to_operand(v)))
     }
@@ -342,7 +342,7 @@ impl<M, T: Serialize> Field<M, T> {
     }
 }
 
-impl<M> Field<M, String> {
+impl<M, R> Field<M, String, R> {
     /// The string field starts with `prefix`.
     pub fn begins_with(self, prefix: impl Into<String>) -> Condition<M> {
         Condition::new(Node::BeginsWith(
@@ -352,7 +352,7 @@ impl<M> Field<M, String> {
     }
 }
 
-impl<M> Field<M, Option<String>> {
+impl<M, R> Field<M, Option<String>, R> {
     /// The string field is present and starts with `prefix`.
     pub fn begins_with(self, prefix: impl Into<String>) -> Condition<M> {
         Condition::new(Node::BeginsWith(

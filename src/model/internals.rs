@@ -12,7 +12,10 @@ use aws_sdk_dynamodb::types::AttributeValue;
 use chrono::{DateTime, Utc};
 use serde::de::DeserializeOwned;
 
-use super::{Field, FieldSchema, GeneratedId, IndexSchema, Iteration, Model, Schema, UniqueSchema};
+use super::{
+    Field, FieldSchema, GeneratedId, IndexSchema, Iteration, Model, PrimaryKey, Schema,
+    UniqueSchema,
+};
 use crate::key::TTL_ATTR;
 use crate::key::{gsi_names, InvalidKeyPart, KeyPart, KeyWriter};
 use crate::model::keys::KeyBuilder;
@@ -329,6 +332,11 @@ impl SchemaBuilder {
 
 /// The typed constant for field number `i` of `M` (`User::EMAIL`).
 pub const fn field_ref<M: Model, T>(i: usize) -> Field<M, T> {
+    Field::new(&M::SCHEMA.fields[i])
+}
+
+/// The typed constant for field number `i` of `M` when it is a primary key field (`User::ID`).
+pub const fn key_field_ref<M: Model, T>(i: usize) -> Field<M, T, PrimaryKey> {
     Field::new(&M::SCHEMA.fields[i])
 }
 

@@ -316,12 +316,25 @@ pub trait Model:
 /// A typed reference to a field of model `M` holding a `T`, generated as an associated constant
 /// (`User::EMAIL`). Expressions and updates take these instead of strings, so a typo is a compile
 /// error and a value of the wrong type does not type-check. Only the derive makes them.
-pub struct Field<M, T> {
+///
+/// `R` is the field's role: an [`Attribute`] (the default) may be set by an update; a
+/// [`PrimaryKey`] field (the table's partition and sort key fields) may be read and compared,
+/// but an update that sets it does not compile, since the item's key cannot change.
+pub struct Field<M, T, R = Attribute> {
     schema: &'static FieldSchema,
-    _marker: PhantomData<fn() -> (M, T)>,
+    _marker: PhantomData<fn() -> (M, T, R)>,
 }
 
-impl<M, T> Field<M, T> {
+/// The role of a [`Field`] an update may set.
+#[derive(Debug)]
+pub enum Attribute {}
+
+/// The role of a [`Field`] that is part of the table's primary key: conditions and sort-key
+/// conditions take it, updates do not.
+#[derive(Debug)]
+pub enum PrimaryKey {}
+
+impl<M, T, R> Field<M, T, R> {
     pub(crate) const fn new(schema: &'static FieldSchema) -> Self {
         Field {
             schema,
@@ -345,14 +358,14 @@ impl<M, T> Field<M, T> {
     }
 }
 
-impl<M, T> Clone for Field<M, T> {
+impl<M, T, R> Clone for Field<M, T, R> {
     fn clone(&self) -> Self {
         *self
     }
 }
-impl<M, T> Copy for Field<M, T> {}
+impl<M, T, R> Copy for Field<M, T, R> {}
 
-impl<M, T> std::fmt::Debug for Field<M, T> {
+impl<M, T, R> std::fmt::Debug for Field<M, T, R> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         write!(f, "Field({})", self.schema.attr)
     }

@@ -87,20 +87,34 @@ pub fn expand(def: &ModelDef) -> TokenStream {
 /// One `Field<Self, T>` constant per field (`Model::EMAIL`), for typed conditions and updates.
 fn field_consts(def: &ModelDef) -> Vec<TokenStream> {
     let ident = &def.ident;
+    let primary = def.primary();
     def.fields
         .iter()
         .enumerate()
         .map(|(i, f)| {
             let name = format_ident!("{}", f.name().to_uppercase(), span = f.ident.span());
             let ty = &f.ty;
+            let key = primary.contains(&i);
             let i = proc_macro2::Literal::usize_unsuffixed(i);
-            let doc = format!(
-                "The `{}` field, for typed conditions and updates.",
-                f.name()
-            );
-            quote! {
-                #[doc = #doc]
-                pub const #name: ::dynabao::__private::Field<#ident, #ty> = ::dynabao::__private::field_ref(#i);
+            if key {
+                // A primary key field: conditions take it, updates do not compile with it.
+                let doc = format!(
+                    "The `{}` field (primary key), for typed conditions.",
+                    f.name()
+                );
+                quote! {
+                    #[doc = #doc]
+                    pub const #name: ::dynabao::__private::Field<#ident, #ty, ::dynabao::__private::PrimaryKey> = ::dynabao::__private::key_field_ref(#i);
+                }
+            } else {
+                let doc = format!(
+                    "The `{}` field, for typed conditions and updates.",
+                    f.name()
+                );
+                quote! {
+                    #[doc = #doc]
+                    pub const #name: ::dynabao::__private::Field<#ident, #ty> = ::dynabao::__private::field_ref(#i);
+                }
             }
         })
         .collect()

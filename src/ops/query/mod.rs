@@ -198,7 +198,7 @@ impl<'a, M: Model, S, O> Query<'a, M, S, O> {
     /// Restricts the sort key through a field constant, checked at run time: the field must be
     /// the (single) sort key field of the queried index or table, otherwise the query fails with
     /// [`Error::InvalidRequest`]. For dynamic queries ([`Query::named`]).
-    pub fn sk_field<T: KeyPart>(mut self, field: Field<M, T>, condition: SortKey<T>) -> Self {
+    pub fn sk_field<T: KeyPart, R>(mut self, field: Field<M, T, R>, condition: SortKey<T>) -> Self {
         let expected = match &self.index {
             Ok(Some(i)) => i.sk,
             Ok(None) => M::SCHEMA.sk,
