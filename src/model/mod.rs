@@ -322,8 +322,11 @@ pub trait Model:
 /// but an update that sets it does not compile, since the item's key cannot change.
 pub struct Field<M, T, R = Attribute> {
     schema: &'static FieldSchema,
-    _marker: PhantomData<fn() -> (M, T, R)>,
+    _marker: Types<M, T, R>,
 }
+
+/// The types a [`Field`] is about, held without owning any (always `Send`, `Sync`, `Copy`).
+type Types<M, T, R> = PhantomData<fn() -> (M, T, R)>;
 
 /// The role of a [`Field`] an update may set.
 #[derive(Debug)]
