@@ -446,7 +446,9 @@ fn admin_error(err: dynabao::Error) -> ErrorResponse {
             "the tenant was changed since that version",
         ),
         // The registry's reasons name what is wrong with the admin's input, nothing internal.
-        E::InvalidRequest { reason, .. } => invalid(reason),
+        E::InvalidInput { reason, .. } => invalid(reason),
+        // Anything else (an `InvalidRequest` included: a request this service built wrong) is
+        // ErrorResponse's: logged, `500`.
         other => ErrorResponse::from(other),
     }
 }

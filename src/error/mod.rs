@@ -113,8 +113,21 @@ pub enum Error {
         current: Option<Box<CurrentItem>>,
     },
 
+    /// A value the caller passed on from its own input (a client's request) is not acceptable:
+    /// a tenant's name or subdomain, a domain, a configuration of the wrong shape, a status
+    /// change the tenant's state forbids. Nothing was written. The client's mistake: answered
+    /// `400 invalid_input` by [`ErrorResponse`](crate::http::ErrorResponse).
+    #[error("invalid input for {model}: {reason}")]
+    InvalidInput {
+        /// The model (or registry record) the input was for.
+        model: &'static str,
+        /// What is wrong, safe to show to the client.
+        reason: String,
+    },
+
     /// An update or query was built wrong: a key field set, an index key half missing one of its
-    /// fields, an empty update, and the like. Nothing was sent.
+    /// fields, an empty update, and the like. Nothing was sent. The program's mistake, not the
+    /// client's: [`ErrorResponse`](crate::http::ErrorResponse) logs it and answers `500`.
     #[error("invalid request on {model}: {reason}")]
     InvalidRequest {
         /// The model.
@@ -364,6 +377,7 @@ impl Error {
             Error::NotFound { .. } => "not_found",
             Error::VersionConflict { .. } => "version_conflict",
             Error::ConditionFailed { .. } => "condition_failed",
+            Error::InvalidInput { .. } => "invalid_input",
             Error::InvalidRequest { .. } => "invalid_request",
             Error::UnknownIndex { .. } => "unknown_index",
             Error::ReservedAttribute { .. } => "reserved_attribute",
@@ -501,6 +515,13 @@ impl Error {
                 model,
                 source: Box::new(source),
             },
+        }
+    }
+
+    pub(crate) fn invalid_input(model: &'static str, reason: impl Into<String>) -> Self {
+        Error::InvalidInput {
+            model,
+            reason: reason.into(),
         }
     }
 

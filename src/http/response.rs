@@ -157,7 +157,8 @@ const INTERNAL_MESSAGE: &str = "internal server error";
 /// | `InvalidTenantId` | 400 | `invalid_tenant_id` |
 /// | `InvalidCursor` | 400 | `invalid_cursor` |
 /// | `InvalidKeyValue` | 400 | `invalid_key_value` |
-/// | `InvalidRequest` | 400 | `invalid_request` |
+/// | `InvalidInput` | 400 | `invalid_input` (the message says what to fix) |
+/// | `InvalidRequest` | 500 | `internal_error` (logged: the service built the request wrong) |
 /// | `NotFound` | 404 | `not_found` |
 /// | `AlreadyExists` | 409 | `already_exists` |
 /// | `VersionConflict` | 409 | `version_conflict` (412 after [`if_match`](ErrorResponse::if_match), for `If-Match` writes) |
@@ -312,8 +313,12 @@ impl From<&Error> for ErrorResponse {
             Error::InvalidKeyValue { .. } => {
                 (StatusCode::BAD_REQUEST, "a key value is invalid".into())
             }
+            // A value the client sent: its reason says what to fix.
+            Error::InvalidInput { reason, .. } => (StatusCode::BAD_REQUEST, reason.clone().into()),
+            // A request the program built wrong is a bug in the service, not the client's.
             Error::InvalidRequest { .. } => {
-                (StatusCode::BAD_REQUEST, "the request is invalid".into())
+                tracing::error!(error = %err, code = err.code(), "dynabao: the service built an invalid request");
+                return ErrorResponse::internal();
             }
             // The client's body named an attribute the crate owns: bad input, nothing stored.
             Error::ReservedAttribute { .. } => (

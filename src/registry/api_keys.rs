@@ -86,12 +86,12 @@ fn unhex(s: &str) -> Option<[u8; 32]> {
 impl<C: TenantConfig> TenantRegistry<C> {
     /// Issues an API key for tenant `id` under `name` (`"ci"`, `"billing export"`): returns
     /// the key once; only its hash is stored. [`Error::NotFound`] for an unknown tenant,
-    /// [`Error::InvalidRequest`] for a bad name or a tenant being offboarded.
+    /// [`Error::InvalidInput`] for a bad name or a tenant being offboarded.
     pub async fn issue_api_key(&self, id: &TenantId, name: &str) -> Result<IssuedApiKey, Error> {
         validate::key_name(name)?;
         let tenant = self.current(id).await?;
         if tenant.status == TenantStatus::Offboarding {
-            return Err(Error::invalid_request(
+            return Err(Error::invalid_input(
                 API_KEY,
                 "the tenant is being offboarded",
             ));

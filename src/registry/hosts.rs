@@ -16,7 +16,7 @@ const ATTEMPTS: u32 = 5;
 impl<C: TenantConfig> TenantRegistry<C> {
     /// Claims custom domain `domain` (`billing.acme.com`, lowercase) for tenant `id`. Adding a
     /// domain the tenant already has changes nothing. [`Error::UniqueViolation`] (constraint
-    /// `domain`) when another tenant holds it, [`Error::InvalidRequest`] for a malformed
+    /// `domain`) when another tenant holds it, [`Error::InvalidInput`] for a malformed
     /// domain or a tenant being offboarded, [`Error::NotFound`] for an unknown tenant.
     pub async fn add_domain(
         &self,
@@ -47,7 +47,7 @@ impl<C: TenantConfig> TenantRegistry<C> {
         for _ in 0..ATTEMPTS {
             let item = self.current(id).await?;
             if item.status == TenantStatus::Offboarding {
-                return Err(Error::invalid_request(
+                return Err(Error::invalid_input(
                     validate::TENANT,
                     "the tenant is being offboarded",
                 ));

@@ -17,7 +17,7 @@ const SUBDOMAIN: usize = 1;
 
 impl<C: TenantConfig> TenantRegistry<C> {
     /// Provisions a tenant: validates the id ([`Error::InvalidTenantId`]), the name and the
-    /// subdomain ([`Error::InvalidRequest`]), stores the record `pending` with its
+    /// subdomain ([`Error::InvalidInput`]), stores the record `pending` with its
     /// configuration (or `C::default()`) and claims the subdomain in one transaction, runs the
     /// [provisioning steps](super::TenantRegistryBuilder::on_provision) in the new tenant's
     /// scope, and sets it `active`.
@@ -38,7 +38,7 @@ impl<C: TenantConfig> TenantRegistry<C> {
             None => serde_json::to_value(C::default()),
         }
         .map_err(|e| {
-            Error::invalid_request(
+            Error::invalid_input(
                 validate::TENANT,
                 format!("the configuration does not serialize: {e}"),
             )

@@ -94,7 +94,7 @@ impl<'r, C: TenantConfig> TenantUpdate<'r, C> {
 
     /// Moves the tenant to `Active` or `Suspended`. Only those two, and only from one of them:
     /// `pending` ends with provisioning and `offboarding` with the tenant's removal
-    /// ([`Error::InvalidRequest`] otherwise).
+    /// ([`Error::InvalidInput`] otherwise).
     pub fn status(mut self, status: TenantStatus) -> Self {
         self.status = Some(status);
         self
@@ -114,7 +114,7 @@ impl<'r, C: TenantConfig> TenantUpdate<'r, C> {
 
     /// Merges a JSON merge patch (RFC 7386) into the configuration: members of `patch` replace
     /// the stored ones, objects merge recursively, `null` removes a member. The result must
-    /// still deserialize as `C` ([`Error::InvalidRequest`] otherwise, nothing written). The way
+    /// still deserialize as `C` ([`Error::InvalidInput`] otherwise, nothing written). The way
     /// to apply a `PATCH` body.
     pub fn merge_config(mut self, patch: serde_json::Value) -> Self {
         self.edits.push(Edit::Merge(patch));
@@ -135,7 +135,7 @@ impl<'r, C: TenantConfig> TenantUpdate<'r, C> {
         }
         if let Some(status) = self.status {
             if !matches!(status, TenantStatus::Active | TenantStatus::Suspended) {
-                return Err(Error::invalid_request(
+                return Err(Error::invalid_input(
                     validate::TENANT,
                     format!("a tenant cannot be set {status}; only active or suspended"),
                 ));
@@ -156,7 +156,7 @@ impl<'r, C: TenantConfig> TenantUpdate<'r, C> {
             if self.status.is_some()
                 && !matches!(item.status, TenantStatus::Active | TenantStatus::Suspended)
             {
-                return Err(Error::invalid_request(
+                return Err(Error::invalid_input(
                     validate::TENANT,
                     format!(
                         "the tenant is {}; its status cannot be changed",
@@ -201,7 +201,7 @@ impl<'r, C: TenantConfig> TenantUpdate<'r, C> {
     /// The stored configuration with every edit applied, checked to still be a `C`.
     fn edited(&self, stored: &serde_json::Value) -> Result<serde_json::Value, Error> {
         let unfit = |e: serde_json::Error| {
-            Error::invalid_request(
+            Error::invalid_input(
                 validate::TENANT,
                 format!("the configuration does not fit the service's type: {e}"),
             )

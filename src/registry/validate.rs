@@ -6,7 +6,7 @@ use crate::error::Error;
 pub(crate) const TENANT: &str = "TenantRecord";
 
 fn refuse(reason: impl Into<String>) -> Error {
-    Error::invalid_request(TENANT, reason)
+    Error::invalid_input(TENANT, reason)
 }
 
 /// A display name: 1 to 256 characters, no control characters.
@@ -50,7 +50,7 @@ pub(crate) fn domain(value: &str) -> Result<(), Error> {
     if value.len() <= 253 && labels.len() >= 2 && labels.iter().all(|l| label(l)) {
         Ok(())
     } else {
-        Err(Error::invalid_request(
+        Err(Error::invalid_input(
             "TenantDomain",
             "a domain is two or more lowercase DNS labels joined by '.', at most 253 characters",
         ))
@@ -60,7 +60,7 @@ pub(crate) fn domain(value: &str) -> Result<(), Error> {
 /// An API key's name: 1 to 128 characters, no control characters.
 pub(crate) fn key_name(name: &str) -> Result<(), Error> {
     if name.trim().is_empty() || name.chars().count() > 128 || name.chars().any(char::is_control) {
-        return Err(Error::invalid_request(
+        return Err(Error::invalid_input(
             "ApiKey",
             "an API key's name has 1 to 128 characters and no control characters",
         ));
@@ -80,7 +80,7 @@ mod tests {
         }
         for bad in ["", "Acme", "-a", "a-", "a.b", "a_b", &"a".repeat(64)] {
             assert!(
-                matches!(subdomain(bad), Err(Error::InvalidRequest { .. })),
+                matches!(subdomain(bad), Err(Error::InvalidInput { .. })),
                 "{bad}"
             );
         }
@@ -89,7 +89,7 @@ mod tests {
         }
         for bad in ["acme", "Billing.acme.com", "a..b", "a.b.", ".a.b", "a b.c"] {
             assert!(
-                matches!(domain(bad), Err(Error::InvalidRequest { .. })),
+                matches!(domain(bad), Err(Error::InvalidInput { .. })),
                 "{bad}"
             );
         }
@@ -104,7 +104,7 @@ mod tests {
         assert!(key_name("ci").is_ok());
         assert!(matches!(
             key_name(""),
-            Err(Error::InvalidRequest {
+            Err(Error::InvalidInput {
                 model: "ApiKey",
                 ..
             })

@@ -112,7 +112,7 @@ async fn provision_is_validated_idempotent_and_unique() -> R {
         assert!(
             matches!(
                 bad,
-                Err(Error::InvalidRequest {
+                Err(Error::InvalidInput {
                     model: "TenantRecord",
                     ..
                 })
@@ -124,7 +124,7 @@ async fn provision_is_validated_idempotent_and_unique() -> R {
         .provision(NewTenant::new(fresh_tenant().as_str(), " "))
         .await;
     assert!(
-        matches!(bad_name, Err(Error::InvalidRequest { .. })),
+        matches!(bad_name, Err(Error::InvalidInput { .. })),
         "{bad_name:?}"
     );
     assert_eq!(
@@ -234,7 +234,7 @@ async fn updates_are_version_checked_partial_and_typed() -> R {
     assert!(
         matches!(
             unfit,
-            Err(Error::InvalidRequest {
+            Err(Error::InvalidInput {
                 model: "TenantRecord",
                 ..
             })
@@ -243,7 +243,7 @@ async fn updates_are_version_checked_partial_and_typed() -> R {
     );
     let offboarding = registry.update(&t).status(TenantStatus::Offboarding).await;
     assert!(
-        matches!(offboarding, Err(Error::InvalidRequest { .. })),
+        matches!(offboarding, Err(Error::InvalidInput { .. })),
         "{offboarding:?}"
     );
     let stored = registry.fetch(&t).await?.expect("stored");
@@ -326,7 +326,7 @@ async fn domains_are_unique_across_tenants() -> R {
     assert!(
         matches!(
             bad,
-            Err(Error::InvalidRequest {
+            Err(Error::InvalidInput {
                 model: "TenantDomain",
                 ..
             })
@@ -523,7 +523,7 @@ async fn api_keys_are_issued_once_hashed_and_revoked() -> R {
     }
     assert!(matches!(
         registry.issue_api_key(&t, "").await,
-        Err(Error::InvalidRequest {
+        Err(Error::InvalidInput {
             model: "ApiKey",
             ..
         })
@@ -930,7 +930,7 @@ async fn offboarding_removes_one_tenant_and_resumes_after_a_crash() -> R {
     );
     let refused = registry.issue_api_key(gone, "late").await;
     assert!(
-        matches!(refused, Err(Error::InvalidRequest { .. })),
+        matches!(refused, Err(Error::InvalidInput { .. })),
         "{refused:?}"
     );
 

@@ -71,13 +71,22 @@ fn error_responses_map_dynabao_errors_without_leaking() {
             "a key value is invalid",
         ),
         (
+            Error::InvalidInput {
+                model: "TenantRecord",
+                reason: "a subdomain is one DNS label".into(),
+            },
+            400,
+            "invalid_input",
+            "a subdomain is one DNS label",
+        ),
+        (
             Error::InvalidRequest {
                 model: "Note",
                 reason: "field secret_field".into(),
             },
-            400,
-            "invalid_request",
-            "the request is invalid",
+            500,
+            "internal_error",
+            "internal server error",
         ),
         (
             Error::ReservedAttribute {
