@@ -27,6 +27,7 @@ use axum::routing::get;
 use axum::{Json, Router};
 use chrono::{DateTime, Utc};
 use dynabao::http::ErrorResponse;
+use dynabao::ops::query::Page;
 use dynabao::{Db, Model};
 use serde::{Deserialize, Serialize};
 use ulid::Ulid;
@@ -213,16 +214,10 @@ struct ListParams {
     cursor: Option<String>,
 }
 
-#[derive(Serialize)]
-struct ListBody {
-    items: Vec<Note>,
-    cursor: Option<String>,
-}
-
 async fn list(
     State(db): State<Db>,
     params: Result<Query<ListParams>, QueryRejection>,
-) -> ApiResult<Json<ListBody>> {
+) -> ApiResult<Json<Page<Note>>> {
     let Query(params) = params.map_err(|e| ApiError::invalid(e.body_text()))?;
     let tag = params
         .tag
@@ -242,11 +237,8 @@ async fn list(
         .cursor_opt(params.cursor)
         .send()
         .await?;
-    let cursor = page.cursor().map(str::to_owned);
-    Ok(Json(ListBody {
-        items: page.items,
-        cursor,
-    }))
+    // A page serializes as {"items": [...], "cursor": ...}.
+    Ok(Json(page))
 }
 
 #[derive(Deserialize)]
