@@ -197,8 +197,8 @@ pub mod __private {
     pub use crate::db::Db;
     pub use crate::key::{write_serialized_str, InvalidKeyPart, KeyPart, KeyWriter};
     pub use crate::model::internals::{
-        assert_generated_id, assert_key_part, assert_same, field, field_ref, index, iteration,
-        key_builder, key_field_ref, schema, schema_field, ttl_field, unique, write_key,
+        assert_generated_id, assert_key_part, assert_same, double_option, field, field_ref, index,
+        iteration, key_builder, key_field_ref, schema, schema_field, ttl_field, unique, write_key,
         write_opt_key, KeyFieldWriter, Managed, ModelInternals, SchemaBuilder, Timestamp, TtlField,
         TtlRepr,
     };
@@ -210,5 +210,6 @@ pub mod __private {
     };
     pub use crate::model::{InvalidKey, Key};
     pub use crate::ops::query::NoSortKey;
-    pub use crate::ops::{Delete, Find, FindUnique, Iterate, Put, Query, Update};
+    pub use crate::ops::{Delete, Find, FindUnique, Iterate, Patch, Put, Query, Update};
+    pub use serde;
 }

@@ -30,6 +30,10 @@ pub struct ContainerAttrs {
     pub tag: Option<LitStr>,
     pub iterable: Option<IterableAttr>,
     pub uniques: Vec<crate::unique::UniqueAttr>,
+    /// `#[bao(patch)]`: generate `<Model>Patch`.
+    pub patch: bool,
+    /// `#[bao(new)]`: generate `Model::new` taking the fields dynabao does not manage.
+    pub new: bool,
 }
 
 pub struct IterableAttr {
@@ -121,6 +125,12 @@ pub fn container(attrs: &[Attribute]) -> syn::Result<ContainerAttrs> {
                     set_once(&mut out.prefix, s, span, "prefix")
                 } else if meta.path.is_ident("global") {
                     out.global = true;
+                    Ok(())
+                } else if meta.path.is_ident("patch") {
+                    out.patch = true;
+                    Ok(())
+                } else if meta.path.is_ident("new") {
+                    out.new = true;
                     Ok(())
                 } else if meta.path.is_ident("pk") {
                     let e: Expr = meta.value()?.parse()?;
@@ -242,7 +252,7 @@ pub fn container(attrs: &[Attribute]) -> syn::Result<ContainerAttrs> {
                     Ok(())
                 } else {
                     Err(meta.error(
-                        "unknown model option; expected prefix, global, pk, sk, index or iterable",
+                        "unknown model option; expected prefix, global, pk, sk, index, iterable, unique, patch or new",
                     ))
                 }
             })?;

@@ -40,6 +40,10 @@ pub fn expand(input: DeriveInput) -> syn::Result<TokenStream> {
             let generated = auto.map(|_| {
                 quote! {
                     impl #impl_generics ::dynabao::__private::GeneratedId for #ident #ty_generics #where_clause {
+                        fn nil() -> Self {
+                            Self(::dynabao::__private::GeneratedId::nil())
+                        }
+
                         fn fill_if_nil(&mut self) {
                             ::dynabao::__private::GeneratedId::fill_if_nil(&mut self.0)
                         }

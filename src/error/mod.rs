@@ -518,6 +518,7 @@ impl Error {
         }
     }
 
+    #[cfg_attr(not(feature = "registry"), allow(dead_code))]
     pub(crate) fn invalid_input(model: &'static str, reason: impl Into<String>) -> Self {
         Error::InvalidInput {
             model,

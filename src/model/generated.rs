@@ -20,11 +20,20 @@ use ulid::Ulid;
     note = "#[bao(auto)] needs `dynabao::Ulid` (ulid 1.x; a `ulid::Ulid` of another major version is another type), `uuid::Uuid` (feature `uuid`), or a newtype over one with #[derive(dynabao::KeyPart)] #[bao(auto)]"
 )]
 pub trait GeneratedId {
+    /// The nil value: "generate one on create" (what `#[bao(new)]` constructors start with).
+    fn nil() -> Self
+    where
+        Self: Sized;
+
     /// Replaces a nil value with a fresh id; leaves any other value as it is.
     fn fill_if_nil(&mut self);
 }
 
 impl GeneratedId for Ulid {
+    fn nil() -> Self {
+        Ulid::nil()
+    }
+
     fn fill_if_nil(&mut self) {
         if self.is_nil() {
             *self = Ulid::new();
@@ -35,6 +44,10 @@ impl GeneratedId for Ulid {
 /// A nil UUID becomes a version 7 one (time-ordered, so it sorts like a ULID).
 #[cfg(feature = "uuid")]
 impl GeneratedId for uuid::Uuid {
+    fn nil() -> Self {
+        uuid::Uuid::nil()
+    }
+
     fn fill_if_nil(&mut self) {
         if self.is_nil() {
             *self = uuid::Uuid::now_v7();

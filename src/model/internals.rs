@@ -358,3 +358,13 @@ pub type Timestamp = DateTime<Utc>;
 
 /// Compile-time check that a managed field has the type it needs.
 pub fn assert_same<A: SameType<B>, B>() {}
+
+/// Deserializes a present value (`null` included) as `Some`, so that with `#[serde(default)]`
+/// an absent field is `None` and `null` is `Some(None)`: a patch's "remove this field".
+pub fn double_option<'de, D, T>(deserializer: D) -> Result<Option<Option<T>>, D::Error>
+where
+    D: serde::Deserializer<'de>,
+    T: serde::Deserialize<'de>,
+{
+    <Option<T> as serde::Deserialize>::deserialize(deserializer).map(Some)
+}

@@ -1445,3 +1445,72 @@ async fn nan_and_year_10000_key_values_are_rejected_before_sending() -> R {
     assert!(raw_scan(&db).await.is_empty());
     Ok(())
 }
+
+#[tokio::test]
+async fn a_derived_patch_is_one_update_from_a_json_body() -> R {
+    use crate::models::{Status, UserPatch};
+    use dynabao::ops::Patch;
+    let db = fresh_db().await?;
+    TenantContext::run_with_tenant(fresh_tenant(), async {
+        let mut u = User::new("pat@x.io");
+        u.nickname = Some("p".into());
+        let u = User::create(&db, u).await?;
+
+        // A PATCH body: the fields it names change, `null` removes an optional one.
+        let patch: UserPatch =
+            serde_json::from_str(r#"{"status": "suspended", "nickname": null, "logins": 3}"#)
+                .expect("a patch");
+        assert!(!patch.is_empty());
+        let patched = User::update(&db, &u.id)
+            .patch(patch)
+            .if_version(u.version)
+            .await?;
+        assert_eq!(patched.status, Status::Suspended);
+        assert_eq!(patched.nickname, None);
+        assert_eq!((patched.logins, patched.email.as_str()), (3, "pat@x.io"));
+        assert_eq!(patched.version, u.version + 1);
+        // The index key moved with the field.
+        assert_eq!(
+            User::query_by_status(&db, &Status::Suspended)
+                .count()
+                .await?,
+            1
+        );
+        assert_eq!(
+            User::query_by_status(&db, &Status::Active).count().await?,
+            0
+        );
+
+        // Stale version: nothing written.
+        let stale = User::update(&db, &u.id)
+            .patch(UserPatch {
+                name: Some("x".into()),
+                ..UserPatch::default()
+            })
+            .if_version(u.version)
+            .await;
+        assert!(
+            matches!(stale, Err(Error::VersionConflict { .. })),
+            "{stale:?}"
+        );
+
+        // Key and managed fields, and unknown ones, are not part of a patch.
+        for body in [
+            r#"{"id": "01J00000000000000000000000"}"#,
+            r#"{"version": 9}"#,
+            r#"{"nick": "x"}"#,
+        ] {
+            assert!(serde_json::from_str::<UserPatch>(body).is_err(), "{body}");
+        }
+        // An empty patch is an empty update, refused before anything is sent.
+        let empty = UserPatch::default();
+        assert!(empty.is_empty());
+        let refused = User::update(&db, &u.id).patch(empty).await;
+        assert!(
+            matches!(refused, Err(Error::InvalidRequest { .. })),
+            "{refused:?}"
+        );
+        Ok::<_, Error>(())
+    })
+    .await
+}

@@ -28,6 +28,7 @@ pub struct ProjectId(pub Ulid);
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Model)]
 #[bao(prefix = "proj")]
+#[bao(new)]
 pub struct Project {
     #[bao(pk, auto)]
     pub id: ProjectId,
@@ -113,6 +114,9 @@ async fn newtype_and_uuid_ids_are_generated_by_auto() -> R {
             raw_get(&db, &pk, &format!("[{t}]#proj#_")).await.is_some(),
             "keyed by the inner ULID"
         );
+        // `#[bao(new)]`: no placeholder for the generated id.
+        let made = Project::create(&db, Project::new("mercury".into())).await?;
+        assert!(!made.id.0.is_nil());
         let given = ProjectId(Ulid::new());
         let kept = Project::create(
             &db,

@@ -16,6 +16,7 @@ pub enum Status {
 #[bao(prefix = "u")]
 #[bao(index(by_status(gsi = 1, pk = "status", sk = "created_at")))]
 #[bao(index(by_email(gsi = 2, pk = "email")))]
+#[bao(patch)]
 pub struct User {
     #[bao(pk, auto)]
     pub id: Ulid,

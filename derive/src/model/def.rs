@@ -13,6 +13,12 @@ use crate::unique::Uniques;
 /// A struct that passed every check of `#[derive(Model)]`.
 pub struct ModelDef {
     pub ident: Ident,
+    /// The struct's visibility, which a generated patch type shares.
+    pub vis: syn::Visibility,
+    /// `#[bao(patch)]`.
+    pub patch: bool,
+    /// `#[bao(new)]`.
+    pub new: bool,
     /// The key prefix, already checked against the characters the key layout reserves.
     pub prefix: String,
     pub global: bool,

@@ -7,6 +7,7 @@ mod def;
 mod impl_model;
 mod methods;
 mod parse;
+mod patch;
 
 use proc_macro2::TokenStream;
 use quote::quote;
@@ -17,8 +18,10 @@ pub fn expand(input: DeriveInput) -> syn::Result<TokenStream> {
     let def = parse::parse(&input)?;
     let model_impl = impl_model::expand(&def);
     let inherent = methods::expand(&def);
+    let patch = patch::expand(&def);
     Ok(quote! {
         #model_impl
         #inherent
+        #patch
     })
 }

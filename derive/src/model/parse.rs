@@ -31,6 +31,9 @@ pub fn parse(input: &DeriveInput) -> syn::Result<ModelDef> {
     check_managed(&fields, &pk, &sk, &indexes, &managed)?;
     Ok(ModelDef {
         ident: ident.clone(),
+        vis: input.vis.clone(),
+        patch: container.patch,
+        new: container.new,
         prefix,
         global: container.global,
         fields,

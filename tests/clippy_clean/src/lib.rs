@@ -1,5 +1,6 @@
 //! Models as a user writes them: several indexes sharing a sort key field, composite keys, two
-//! unique constraints, an iterable index, a key-part enum and a generated newtype id.
+//! unique constraints, an iterable index, a key-part enum, a generated newtype id, a derived
+//! constructor and patch type.
 
 use dynabao::chrono::{DateTime, NaiveDate, Utc};
 use dynabao::{KeyPart, Model, Ulid};
@@ -29,6 +30,8 @@ pub struct ProjectId(pub Ulid);
 #[bao(unique(name = "by_slug", field = "slug"))]
 #[bao(unique(name = "by_name", field = "name"))]
 #[bao(iterable(gsi = 5, buckets = 8))]
+#[bao(new)]
+#[bao(patch)]
 pub struct Project {
     /// Its id.
     #[bao(pk, auto)]
