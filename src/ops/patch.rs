@@ -12,3 +12,13 @@ pub trait Patch<M: Model> {
     /// Whether the patch changes nothing (an update of nothing is refused when sent).
     fn is_empty(&self) -> bool;
 }
+
+// Here rather than in `update`, so that `update` does not import `patch`.
+impl<'a, M: Model> Update<'a, M> {
+    /// Applies a patch: every field it holds is set (or removed), as by [`set`](Update::set)
+    /// and [`remove`](Update::remove). `#[bao(patch)]` generates `<Model>Patch`, which
+    /// deserializes from a `PATCH` body.
+    pub fn patch(self, patch: impl Patch<M>) -> Self {
+        patch.apply(self)
+    }
+}

@@ -27,7 +27,6 @@ use aws_sdk_dynamodb::types::{
 use chrono::Utc;
 use serde::Serialize;
 
-use super::patch::Patch;
 use super::put::AsTransaction;
 use crate::codec;
 use crate::db::Db;
@@ -168,13 +167,6 @@ impl<'a, M: Model> Update<'a, M> {
         self.changes
             .push((field.schema(), Change::DeleteFromSet(v)));
         self
-    }
-
-    /// Applies a patch: every field it holds is set (or removed), as by [`set`](Update::set)
-    /// and [`remove`](Update::remove). `#[bao(patch)]` generates `<Model>Patch`, which
-    /// deserializes from a `PATCH` body.
-    pub fn patch(self, patch: impl Patch<M>) -> Self {
-        patch.apply(self)
     }
 
     /// Updates only if the stored version is `version`.
