@@ -58,7 +58,8 @@ pub struct ExportedItem {
     /// An item or a constraint item.
     pub kind: ExportedKind,
     /// The partition key's values, encoded as key parts (text decodes with
-    /// [`key::decode_text`]); for a constraint item, the constrained value.
+    /// [`key::decode_text`]); for a constraint item, the constrained value; empty for an item
+    /// of the tenant whose key is in no form dynabao writes.
     pub pk: Vec<String>,
     /// The sort key's values, encoded (`["_"]` for a model without a sort key; empty for a
     /// constraint item).
@@ -106,11 +107,7 @@ impl ExportedItem {
                 vec![u.value.to_owned()],
                 Vec::new(),
             )
-        } else {
-            let p = key::parse_key(&stored.pk, true).ok_or_else(|| Error::MalformedItem {
-                model: EXPORT,
-                reason: format!("{} is no key dynabao writes", stored.pk),
-            })?;
+        } else if let Some(p) = key::parse_key(&stored.pk, true) {
             let s = key::parse_key(&stored.sk, true);
             (
                 p.model_prefix.to_owned(),
@@ -118,6 +115,17 @@ impl ExportedItem {
                 p.parts.iter().map(|s| (*s).to_owned()).collect(),
                 s.map(|s| s.parts.iter().map(|p| (*p).to_owned()).collect())
                     .unwrap_or_default(),
+            )
+        } else {
+            // The tenant's, but in no form this version writes (an older layout, a hand-written
+            // item): still exported, and still deleted by an offboarding, with no key values.
+            let rest = &stored.pk[tenant_prefix.len()..];
+            let prefix = rest.split('#').next().unwrap_or_default();
+            (
+                prefix.to_owned(),
+                ExportedKind::Item,
+                Vec::new(),
+                Vec::new(),
             )
         };
         let attributes = item
