@@ -18,7 +18,7 @@ use futures_util::{future, stream, StreamExt};
 use tokio::sync::Mutex;
 use tokio::time::Instant;
 
-use crate::cursor::{self, Binding};
+use super::checkpoint::{decode, encode, Plan, Position, Segment};
 use crate::db::Db;
 use crate::error::{Error, Item};
 use crate::exec;
@@ -29,9 +29,6 @@ use crate::tenant::TenantId;
 
 /// The span's model name for export requests.
 const EXPORT: &str = "export";
-/// What export checkpoints are bound to in place of a model prefix; with a condition digest no
-/// query makes, it keeps a query's cursor from passing for a checkpoint, and the reverse.
-const CHECKPOINT: &str = "$export";
 
 /// What an exported item is.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -142,33 +139,6 @@ impl ExportedItem {
             stored,
         })
     }
-}
-
-/// How the items are found.
-#[derive(Debug, Clone)]
-enum Plan {
-    Scan { segments: u32 },
-    Indexes { models: Vec<&'static Registration> },
-}
-
-/// Where the export is.
-#[derive(Debug, Clone, PartialEq)]
-enum Position {
-    /// Per segment: not started (`None`), after a key, or done.
-    Scan(Vec<Segment>),
-    /// Model `model`, bucket `bucket`, after `after` (the start when `None`).
-    Indexes {
-        model: usize,
-        bucket: u16,
-        after: Option<Item>,
-    },
-}
-
-#[derive(Debug, Clone, PartialEq)]
-enum Segment {
-    Start,
-    After(Item),
-    Done,
 }
 
 /// Spaces requests out to a rate.
@@ -305,17 +275,6 @@ impl TenantExport {
             models.sort_by_key(|r| r.schema.prefix());
             models.dedup_by_key(|r| r.schema.prefix());
             Plan::Indexes { models }
-        }
-    }
-
-    fn binding_digest(plan: &Plan) -> [u8; 16] {
-        match plan {
-            Plan::Scan { segments } => cursor::condition_digest(&["scan", &segments.to_string()]),
-            Plan::Indexes { models } => {
-                let mut parts = vec!["indexes"];
-                parts.extend(models.iter().map(|r| r.schema.prefix()));
-                cursor::condition_digest(&parts)
-            }
         }
     }
 
@@ -589,120 +548,4 @@ async fn index_page(
         crate::model::check_item_scope_schema(scope, model.schema, item)?;
     }
     Ok((items, out.last_evaluated_key.filter(|k| !k.is_empty())))
-}
-
-/// Seals a position.
-fn encode(db: &Db, scope: &KeyScope, plan: &Plan, position: &Position) -> Result<String, Error> {
-    let mut state = Item::new();
-    match position {
-        Position::Scan(segments) => {
-            for (i, s) in segments.iter().enumerate() {
-                match s {
-                    Segment::Start => {}
-                    Segment::Done => {
-                        state.insert(format!("s{i}"), AttributeValue::S("done".into()));
-                    }
-                    Segment::After(k) => {
-                        for (name, v) in k {
-                            state.insert(format!("s{i}.{name}"), v.clone());
-                        }
-                    }
-                }
-            }
-        }
-        Position::Indexes {
-            model,
-            bucket,
-            after,
-        } => {
-            state.insert("m".into(), AttributeValue::S(model.to_string()));
-            state.insert("b".into(), AttributeValue::S(bucket.to_string()));
-            for (name, v) in after.iter().flatten() {
-                state.insert(format!("k.{name}"), v.clone());
-            }
-        }
-    }
-    // The cursor format holds keys of the tenant only (its decoder checks that every value
-    // starts with the tenant's prefix); a scan's position can be another tenant's key, so every
-    // value is carried behind the tenant's prefix.
-    let prefix = scope.tenant_prefix();
-    let state: Item = state
-        .into_iter()
-        .map(|(name, v)| match v {
-            AttributeValue::S(s) => Ok((name, AttributeValue::S(format!("{prefix}{s}")))),
-            _ => Err(Error::invalid_request(
-                EXPORT,
-                "a position key is not a string",
-            )),
-        })
-        .collect::<Result<_, _>>()?;
-    cursor::encode(db.cursor_key(), &binding(scope, plan), &state)
-}
-
-/// What a checkpoint of `plan` for `scope` is bound to.
-fn binding<'s>(scope: &'s KeyScope, plan: &Plan) -> Binding<'s> {
-    Binding {
-        scope,
-        model_prefix: CHECKPOINT,
-        index: "",
-        condition: TenantExport::binding_digest(plan),
-    }
-}
-
-/// Opens a sealed position.
-fn decode(db: &Db, scope: &KeyScope, plan: &Plan, checkpoint: &str) -> Result<Position, Error> {
-    let state = cursor::decode(db.cursor_key(), &binding(scope, plan), checkpoint)?;
-    let prefix = scope.tenant_prefix();
-    let state: Item = state
-        .into_iter()
-        .filter_map(|(name, v)| match v {
-            AttributeValue::S(s) => {
-                Some((name, AttributeValue::S(s.strip_prefix(&prefix)?.to_owned())))
-            }
-            _ => None,
-        })
-        .collect();
-    let bad = || Error::InvalidCursor {
-        reason: "not a checkpoint of this export",
-    };
-    let text = |name: &str| match state.get(name) {
-        Some(AttributeValue::S(s)) => Some(s.as_str()),
-        _ => None,
-    };
-    match plan {
-        Plan::Scan { segments } => {
-            let mut out = vec![Segment::Start; *segments as usize];
-            for (i, slot) in out.iter_mut().enumerate() {
-                if text(&format!("s{i}")) == Some("done") {
-                    *slot = Segment::Done;
-                    continue;
-                }
-                let head = format!("s{i}.");
-                let key: Item = state
-                    .iter()
-                    .filter_map(|(n, v)| Some((n.strip_prefix(&head)?.to_owned(), v.clone())))
-                    .collect();
-                if !key.is_empty() {
-                    *slot = Segment::After(key);
-                }
-            }
-            Ok(Position::Scan(out))
-        }
-        Plan::Indexes { models } => {
-            let model: usize = text("m").and_then(|m| m.parse().ok()).ok_or_else(bad)?;
-            let bucket: u16 = text("b").and_then(|b| b.parse().ok()).ok_or_else(bad)?;
-            if model > models.len() {
-                return Err(bad());
-            }
-            let after: Item = state
-                .iter()
-                .filter_map(|(n, v)| Some((n.strip_prefix("k.")?.to_owned(), v.clone())))
-                .collect();
-            Ok(Position::Indexes {
-                model,
-                bucket,
-                after: (!after.is_empty()).then_some(after),
-            })
-        }
-    }
 }

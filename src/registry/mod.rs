@@ -67,6 +67,7 @@
 
 mod api_keys;
 mod cache;
+mod checkpoint;
 mod export;
 mod hosts;
 mod offboard;
