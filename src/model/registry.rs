@@ -200,20 +200,7 @@ mod tests {
     use crate::model::Schema;
 
     const fn schema(name: &'static str, prefix: &'static str, global: bool) -> Schema {
-        Schema {
-            name,
-            prefix,
-            global,
-            pk: &[],
-            sk: &[],
-            indexes: &[],
-            fields: &[],
-            created_at: None,
-            updated_at: None,
-            version: None,
-            ttl: None,
-            iteration: None,
-        }
+        crate::model::internals::schema(name, prefix, global, &[]).build()
     }
 
     static A: Schema = schema("A", "x", false);
