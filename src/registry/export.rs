@@ -9,7 +9,7 @@
 //! ([`TenantExport::max_requests_per_second`]).
 
 use std::collections::HashMap;
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 use aws_sdk_dynamodb::types::{AttributeValue, Select};
@@ -418,7 +418,7 @@ impl TenantExport {
             }
         };
         raw.into_iter()
-            .map(|item| ExportedItem::from_item(&scope, item, &models))
+            .map(|item| ExportedItem::from_item(&scope, item, models))
             .collect::<Result<Vec<_>, _>>()
             .map(Some)
     }
@@ -464,12 +464,15 @@ impl TenantExport {
     }
 }
 
-/// The tenant models linked in, by prefix.
-fn linked_models() -> HashMap<&'static str, &'static Registration> {
-    registered()
-        .filter(|r| !r.schema.global())
-        .map(|r| (r.schema.prefix(), r))
-        .collect()
+/// The tenant models linked in, by prefix: fixed at link time, so gathered once.
+fn linked_models() -> &'static HashMap<&'static str, &'static Registration> {
+    static LINKED: OnceLock<HashMap<&'static str, &'static Registration>> = OnceLock::new();
+    LINKED.get_or_init(|| {
+        registered()
+            .filter(|r| !r.schema.global())
+            .map(|r| (r.schema.prefix(), r))
+            .collect()
+    })
 }
 
 /// One page of one scan segment: the tenant's items, and where the segment goes on.
